@@ -1,0 +1,77 @@
+using System;
+
+namespace Backpressure.Internal;
+
+/// <summary>
+/// Estimates how fast a channel without a low event drains its queue, from the buffered amounts seen
+/// while sending and waiting, and turns that into the time the queue needs to reach the low threshold.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one instance per channel, used only by the transfer that holds the channel's gate.
+/// </remarks>
+internal sealed class DrainRateEstimator
+{
+    private const double Smoothing = 0.5;
+
+    private long _lastAmount = -1;
+    private long _lastTimestamp;
+    private long _sentSinceLast;
+    private double _bytesPerSecond;
+    private int _fruitlessWaits;
+
+    /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
+    public double BytesPerSecond => _bytesPerSecond;
+
+    /// <summary>Records bytes handed to the channel since the last observation.</summary>
+    public void OnSent(long bytes) => _sentSinceLast += bytes;
+
+    /// <summary>
+    /// Records the buffered amount seen at <paramref name="timestamp"/> and returns how long to wait
+    /// before the queue is expected to be at <paramref name="lowThreshold"/>, bounded by the fallback limits.
+    /// </summary>
+    public TimeSpan Observe(long amount, long timestamp, long lowThreshold, TimeProvider time)
+    {
+        var drainedSomething = false;
+        if (_lastAmount >= 0)
+        {
+            var seconds = time.GetElapsedTime(_lastTimestamp, timestamp).TotalSeconds;
+            var drained = _lastAmount + _sentSinceLast - amount;
+            if (seconds > 0 && drained > 0)
+            {
+                drainedSomething = true;
+                var rate = drained / seconds;
+
+                // An empty queue may have sat idle: that interval only bounds the rate from below.
+                if (amount > 0 || rate > _bytesPerSecond)
+                {
+                    _bytesPerSecond = _bytesPerSecond <= 0 ? rate : (Smoothing * rate) + ((1 - Smoothing) * _bytesPerSecond);
+                }
+            }
+            else if (seconds > 0 && amount > 0)
+            {
+                // Nothing left the queue: the link slowed down or stalled, so wait longer next time.
+                _bytesPerSecond *= Smoothing;
+            }
+        }
+
+        _lastAmount = amount;
+        _lastTimestamp = timestamp;
+        _sentSinceLast = 0;
+        _fruitlessWaits = drainedSomething ? 0 : Math.Min(_fruitlessWaits + 1, 30);
+
+        var excess = amount - lowThreshold;
+        if (excess <= 0)
+        {
+            return BackpressureOptions.FallbackMinimumDelay;
+        }
+
+        // With no rate measured yet, probe soon and back off exponentially while nothing drains.
+        var wait = _bytesPerSecond > 0
+            ? excess / _bytesPerSecond
+            : BackpressureOptions.FallbackMinimumDelay.TotalSeconds * (1L << Math.Max(0, _fruitlessWaits - 1));
+
+        return wait >= BackpressureOptions.FallbackMaximumDelay.TotalSeconds
+            ? BackpressureOptions.FallbackMaximumDelay
+            : TimeSpan.FromTicks(Math.Max(BackpressureOptions.FallbackMinimumDelay.Ticks, (long)(wait * TimeSpan.TicksPerSecond)));
+    }
+}

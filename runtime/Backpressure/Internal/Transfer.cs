@@ -1,0 +1,349 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using System.Threading.Tasks.Sources;
+
+namespace Backpressure.Internal;
+
+/// <summary>
+/// One transfer's hold on a channel: it owns the channel's gate, listens to the channel's events for as
+/// long as it lives, and parks the sender until the queue is low, the channel fails, or the caller cancels.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The wait protocol arms the signal before re-reading the buffered amount, so a low event raised
+/// between the reader's check and its wait is never lost. Event handlers only flip the armed flag and
+/// queue the completion to the thread pool: they never block, never throw, and the sender's continuation
+/// never runs on the transport's thread.
+/// </para>
+/// <para>
+/// Every wake-up is treated as a hint: the sender re-reads the channel's state and buffered amount
+/// after each one, so a stale or spurious signal costs one check and nothing else.
+/// </para>
+/// </remarks>
+internal sealed class Transfer : IValueTaskSource, IDisposable
+#if NET
+    , IThreadPoolWorkItem
+#endif
+{
+    private const int Disarmed = 0;
+    private const int Armed = 1;
+
+    private const int NoFailure = 0;
+    private const int ClosedFailure = 1;
+    private const int ErrorFailure = 2;
+
+#if !NET
+    private static readonly WaitCallback s_complete = static state => ((Transfer)state!).Complete();
+#endif
+
+    private readonly IBufferedChannel _channel;
+    private readonly ChannelCoordinator _coordinator;
+    private readonly TimeProvider _time;
+    private readonly CancellationToken _cancellationToken;
+    private readonly bool _useLowEvent;
+    private readonly EventHandler _onLow;
+    private readonly EventHandler _onClosed;
+    private readonly EventHandler<BufferedChannelErrorEventArgs> _onError;
+
+    private ManualResetValueTaskSourceCore<bool> _signal;
+    private int _armed;
+    private int _failure;
+    private string? _channelError;
+    private CancellationTokenRegistration _cancellation;
+    private ITimer? _fallbackTimer;
+    private Subscriptions _subscribed;
+    private bool _disposed;
+
+    private Transfer(IBufferedChannel channel, ChannelCoordinator coordinator, TimeProvider time, CancellationToken cancellationToken)
+    {
+        _channel = channel;
+        _coordinator = coordinator;
+        _time = time;
+        _cancellationToken = cancellationToken;
+        _useLowEvent = channel.SupportsBufferedAmountLowEvent;
+        _onLow = (_, _) => Signal();
+        _onClosed = (_, _) => Fail(ClosedFailure, null);
+        _onError = (_, e) => Fail(ErrorFailure, e?.Message);
+    }
+
+    [Flags]
+    private enum Subscriptions
+    {
+        None = 0,
+        Closed = 1,
+        Error = 2,
+        Low = 4,
+    }
+
+    /// <summary>Gets the chunk size this transfer sends: the requested size, capped at the channel's maximum message size.</summary>
+    public int ChunkSize { get; private set; }
+
+    /// <summary>
+    /// Waits for the channel's turn, subscribes to its events and sets its low threshold.
+    /// Dispose the result on every path: it unsubscribes and hands the channel to the next transfer.
+    /// </summary>
+    public static async ValueTask<Transfer> BeginAsync(
+        IBufferedChannel channel, long lowThreshold, int chunkSize, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var coordinator = ChannelCoordinator.For(channel);
+        await coordinator.Gate.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        var transfer = new Transfer(channel, coordinator, time, cancellationToken);
+        try
+        {
+            transfer.Start(lowThreshold, chunkSize);
+            return transfer;
+        }
+        catch
+        {
+            transfer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Completes when the channel has room for another chunk: at once while the buffered amount is at or
+    /// under <paramref name="highWatermark"/>; otherwise once it has fallen to <paramref name="lowThreshold"/>.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The caller cancelled.</exception>
+    /// <exception cref="BufferedChannelException">The channel is not open, closed, or reported an error.</exception>
+    public ValueTask WaitForRoomAsync(long highWatermark, long lowThreshold, long bytesSent)
+    {
+        ThrowIfStopped(bytesSent);
+        return _channel.BufferedAmount <= highWatermark ? default : WaitForLowAsync(lowThreshold, bytesSent);
+    }
+
+    /// <summary>Hands one chunk to the channel, turning a throwing <c>Send</c> into a typed failure.</summary>
+    public void Send(ReadOnlyMemory<byte> chunk, long bytesSent)
+    {
+        try
+        {
+            _channel.Send(chunk);
+        }
+        catch (Exception ex)
+        {
+            if (Volatile.Read(ref _failure) != NoFailure || _channel.State is BufferedChannelState.Closing or BufferedChannelState.Closed)
+            {
+                throw new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, ex);
+            }
+
+            throw new ChannelErrorException($"The channel's Send failed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, innerException: ex);
+        }
+
+        if (!_useLowEvent)
+        {
+            _coordinator.DrainRate.OnSent(chunk.Length);
+        }
+    }
+
+    /// <summary>Throws when the caller cancelled or the channel can no longer take data.</summary>
+    public void ThrowIfStopped(long bytesSent)
+    {
+        _cancellationToken.ThrowIfCancellationRequested();
+        switch (Volatile.Read(ref _failure))
+        {
+            case ErrorFailure:
+                var error = Volatile.Read(ref _channelError);
+                throw new ChannelErrorException($"The channel reported an error after {bytesSent} bytes were sent: {error}", bytesSent, error);
+            case ClosedFailure:
+                throw new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent.", bytesSent);
+        }
+
+        var state = _channel.State;
+        if (state == BufferedChannelState.Open)
+        {
+            return;
+        }
+
+        if (state == BufferedChannelState.Connecting)
+        {
+            throw new BufferedChannelException("The channel is not open yet (state: Connecting); wait for it to open before sending.", bytesSent);
+        }
+
+        throw new ChannelClosedException($"The channel is {state.ToString().ToLowerInvariant()} after {bytesSent} bytes were sent.", bytesSent);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            Unsubscribe();
+        }
+        finally
+        {
+            _cancellation.Dispose();
+            _fallbackTimer?.Dispose();
+            _coordinator.Gate.Release();
+        }
+    }
+
+#if NET
+    void IThreadPoolWorkItem.Execute() => Complete();
+#endif
+
+    void IValueTaskSource.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _signal.OnCompleted(continuation, state, token, flags);
+
+    private void Start(long lowThreshold, int chunkSize)
+    {
+        var maxMessageSize = _channel.MaxMessageSize;
+        if (maxMessageSize <= 0)
+        {
+            throw new InvalidOperationException($"The channel reports a maximum message size of {maxMessageSize}; it must be positive.");
+        }
+
+        ChunkSize = Math.Min(chunkSize, maxMessageSize);
+
+        _channel.Closed += _onClosed;
+        _subscribed |= Subscriptions.Closed;
+        _channel.Error += _onError;
+        _subscribed |= Subscriptions.Error;
+        if (_useLowEvent)
+        {
+            _channel.BufferedAmountLow += _onLow;
+            _subscribed |= Subscriptions.Low;
+        }
+
+        if (_cancellationToken.CanBeCanceled)
+        {
+            _cancellation = _cancellationToken.Register(static state => ((Transfer)state!).Signal(), this);
+        }
+
+        _channel.BufferedAmountLowThreshold = lowThreshold;
+    }
+
+    private void Unsubscribe()
+    {
+        // Each removal runs even if an earlier one throws, so no handler outlives the transfer.
+        try
+        {
+            if ((_subscribed & Subscriptions.Low) != 0)
+            {
+                _channel.BufferedAmountLow -= _onLow;
+            }
+        }
+        finally
+        {
+            try
+            {
+                if ((_subscribed & Subscriptions.Error) != 0)
+                {
+                    _channel.Error -= _onError;
+                }
+            }
+            finally
+            {
+                if ((_subscribed & Subscriptions.Closed) != 0)
+                {
+                    _channel.Closed -= _onClosed;
+                }
+
+                _subscribed = Subscriptions.None;
+            }
+        }
+    }
+
+#if NET
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+#endif
+    private async ValueTask WaitForLowAsync(long lowThreshold, long bytesSent)
+    {
+        while (true)
+        {
+            if (ArmAndRecheck(lowThreshold))
+            {
+                await new ValueTask(this, _signal.Version).ConfigureAwait(false);
+            }
+
+            ThrowIfStopped(bytesSent);
+            if (_channel.BufferedAmount <= lowThreshold)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Arms the signal, then re-reads the channel. Returns <see langword="true"/> when the caller must
+    /// await the signal: either nothing has happened yet, or a handler fired and its completion is in flight.
+    /// </summary>
+    private bool ArmAndRecheck(long lowThreshold)
+    {
+        _signal.Reset();
+
+        // A full fence, not a volatile write: the read of the amount below must not move ahead of the
+        // arming, or a transport that drains in between sees "not armed" while this thread sees the old amount.
+        Interlocked.Exchange(ref _armed, Armed);
+
+        var amount = _channel.BufferedAmount;
+        var readyNow = amount <= lowThreshold
+            || Volatile.Read(ref _failure) != NoFailure
+            || _cancellationToken.IsCancellationRequested
+            || _channel.State != BufferedChannelState.Open;
+
+        if (readyNow)
+        {
+            // If a handler disarmed first, its completion is queued and must be consumed.
+            return Interlocked.Exchange(ref _armed, Disarmed) == Disarmed;
+        }
+
+        if (!_useLowEvent)
+        {
+            ScheduleFallbackWake(amount, lowThreshold);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The no-event fallback: wake when the measured drain rate says the queue reaches the low threshold,
+    /// never sooner than <see cref="BackpressureOptions.FallbackMinimumDelay"/> nor later than
+    /// <see cref="BackpressureOptions.FallbackMaximumDelay"/>.
+    /// </summary>
+    private void ScheduleFallbackWake(long amount, long lowThreshold)
+    {
+        var delay = _coordinator.DrainRate.Observe(amount, _time.GetTimestamp(), lowThreshold, _time);
+        _fallbackTimer ??= _time.CreateTimer(static state => ((Transfer)state!).Signal(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _fallbackTimer.Change(delay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Fail(int failure, string? channelError)
+    {
+        // The description is published before the failure, so a reader that sees the failure sees it too.
+        if (failure == ErrorFailure)
+        {
+            Interlocked.CompareExchange(ref _channelError, channelError ?? "(no description)", null);
+        }
+
+        Interlocked.CompareExchange(ref _failure, failure, NoFailure);
+        Signal();
+    }
+
+    /// <summary>Called from event handlers, the timer and cancellation, on any thread. Never blocks or throws.</summary>
+    private void Signal()
+    {
+        if (Interlocked.CompareExchange(ref _armed, Disarmed, Armed) != Armed)
+        {
+            return;
+        }
+
+#if NET
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+#else
+        ThreadPool.UnsafeQueueUserWorkItem(s_complete, this);
+#endif
+    }
+
+    private void Complete() => _signal.SetResult(true);
+}
