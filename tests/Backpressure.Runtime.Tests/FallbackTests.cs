@@ -1,0 +1,107 @@
+using Backpressure;
+using Backpressure.Internal;
+using static Backpressure.Runtime.Tests.TestUtil;
+
+namespace Backpressure.Runtime.Tests;
+
+/// <summary>Channels without a low event (SIPSorcery today) are paced by the measured drain rate, not a fixed interval.</summary>
+public sealed class FallbackTests
+{
+    private static TimeSpan Ms(double milliseconds) => TimeSpan.FromMilliseconds(milliseconds);
+
+    [Fact]
+    public async Task WakesWhenTheMeasuredDrainRate_SaysTheQueueReachesTheLowThreshold()
+    {
+        var time = new RecordingTimeProvider();
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var options = new BackpressureOptions(chunkSize: 100, lowThreshold: 100, highWatermark: 300, timeProvider: time);
+        var transfer = channel.SendAsync(Payload(2000), options);
+        await Eventually(() => channel.SendCount == 4, "the transfer parks at 400 bytes");
+
+        // Nothing measured yet: a short probe.
+        Assert.Equal(Ms(1), await time.NextWakeAsync());
+
+        // 10 bytes left in 1 ms: 10,000 B/s, so the 290 bytes above the threshold need 29 ms.
+        channel.Drain(10);
+        time.Fake.Advance(Ms(1));
+        Assert.Equal(Ms(29), await time.NextWakeAsync());
+        Assert.Equal(4, channel.SendCount);
+
+        // At the predicted time the queue is at the threshold: three chunks go, then 300 bytes need 30 ms.
+        channel.Drain(290);
+        time.Fake.Advance(Ms(29));
+        Assert.Equal(Ms(30), await time.NextWakeAsync());
+        Assert.Equal(7, channel.SendCount);
+
+        Assert.Equal(0, channel.LowSubscribers); // no event to listen to
+        channel.RaiseClosed();
+        var ex = await Assert.ThrowsAsync<ChannelClosedException>(() => transfer.Within());
+        Assert.Equal(700, ex.BytesSent);
+    }
+
+    [Fact]
+    public async Task StalledQueue_BacksOffExponentially_UpToTheMaximumDelay()
+    {
+        var time = new RecordingTimeProvider();
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var transfer = channel.SendAsync(Payload(2000), new BackpressureOptions(chunkSize: 100, lowThreshold: 100, highWatermark: 300, timeProvider: time));
+        await Eventually(() => channel.SendCount == 4, "the transfer parks");
+
+        var delays = new List<TimeSpan>();
+        for (var i = 0; i < 8; i++)
+        {
+            var delay = await time.NextWakeAsync();
+            delays.Add(delay);
+            time.Fake.Advance(delay);
+        }
+
+        Assert.Equal([Ms(1), Ms(2), Ms(4), Ms(8), Ms(16), Ms(32), Ms(50), Ms(50)], delays);
+        Assert.Equal(4, channel.SendCount);
+        channel.RaiseClosed();
+        await Assert.ThrowsAsync<ChannelClosedException>(() => transfer.Within());
+    }
+
+    [Fact]
+    public async Task CloseDuringAFallbackWait_FaultsAtOnce_WithoutWaitingForTheTimer()
+    {
+        var time = new RecordingTimeProvider();
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var transfer = channel.SendAsync(Payload(2000), new BackpressureOptions(chunkSize: 100, lowThreshold: 100, highWatermark: 300, timeProvider: time));
+        await time.NextWakeAsync();
+
+        channel.RaiseClosed(); // fake time never advances: only the event can end the wait
+
+        await Assert.ThrowsAsync<ChannelClosedException>(() => transfer.Within());
+    }
+
+    [Fact]
+    public async Task AChannelWithTheEvent_NeverUsesTheFallback()
+    {
+        var time = new RecordingTimeProvider();
+        var channel = new ManualChannel(supportsLowEvent: true);
+        var transfer = channel.SendAsync(Payload(2000), new BackpressureOptions(chunkSize: 100, lowThreshold: 100, highWatermark: 300, timeProvider: time));
+        await Eventually(() => channel.SendCount == 4, "the transfer parks");
+
+        using var pump = new Timer(_ => channel.DrainAll(), null, 0, 1);
+        await transfer.Within();
+
+        Assert.Equal(0, time.TimersCreated);
+    }
+
+    [Fact]
+    public void Estimator_IgnoresIdleTime_WhenTheQueueRanEmpty()
+    {
+        var time = new RecordingTimeProvider();
+        var estimator = new DrainRateEstimator();
+        var t0 = time.GetTimestamp();
+
+        estimator.Observe(1000, t0, 100, time);
+        time.Fake.Advance(Ms(10));
+        Assert.Equal(Ms(8), estimator.Observe(500, time.GetTimestamp(), 100, time)); // 50,000 B/s; 400 bytes to go
+
+        time.Fake.Advance(TimeSpan.FromSeconds(10)); // the queue emptied long ago and sat idle
+        estimator.Observe(0, time.GetTimestamp(), 100, time);
+
+        Assert.Equal(50_000, estimator.BytesPerSecond);
+    }
+}
