@@ -87,11 +87,17 @@ public sealed class BackpressureOptions
     /// <summary>
     /// The high watermark used when none is given: twice the low threshold (128 KiB for the defaults),
     /// the ratio System.IO.Pipelines uses between its pause and resume thresholds. Each pause then lets
-    /// several chunks go at once instead of one, so the sender wakes less often, while the queue never
-    /// holds more than the high watermark plus one chunk. docs/benchmarks.md has the sweep behind it.
+    /// several chunks go at once instead of one, so the sender wakes five times less often than with the
+    /// high watermark at the threshold, while the queue never holds more than the high watermark plus one
+    /// chunk (measured in the project's benchmarks, docs/benchmarks.md in its repository).
     /// </summary>
     /// <param name="lowThreshold">The low threshold.</param>
     /// <returns>The derived high watermark.</returns>
-    public static long DeriveHighWatermark(long lowThreshold) =>
-        lowThreshold > long.MaxValue / 2 ? long.MaxValue : lowThreshold * 2;
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lowThreshold"/> is negative.</exception>
+    public static long DeriveHighWatermark(long lowThreshold) => lowThreshold switch
+    {
+        < 0 => throw new ArgumentOutOfRangeException(nameof(lowThreshold), lowThreshold, "The low threshold must not be negative."),
+        > long.MaxValue / 2 => long.MaxValue,
+        _ => lowThreshold * 2,
+    };
 }

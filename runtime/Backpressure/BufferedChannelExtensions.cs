@@ -13,7 +13,9 @@ namespace Backpressure;
 /// </summary>
 /// <remarks>
 /// Transfers and waits on one channel object run one at a time, in the order they were called, so the
-/// chunks of two concurrent sends never interleave. A channel whose
+/// chunks of two concurrent sends never interleave. While one runs, this library owns the channel's
+/// <see cref="IBufferedChannel.BufferedAmountLowThreshold"/> (it sets the threshold each time it waits,
+/// and leaves the last value in place afterwards): other code should not change it meanwhile. A channel whose
 /// <see cref="IBufferedChannel.SupportsBufferedAmountLowEvent"/> is <see langword="false"/> is paced by the
 /// <b>drain-rate fallback</b>: the sender measures how fast the queue empties and sleeps as long as that
 /// rate says the queue needs to reach the low threshold (between
@@ -61,14 +63,20 @@ public static class BufferedChannelExtensions
     /// <param name="source">The stream to read from; it is read to its end and not disposed.</param>
     /// <param name="options">The pacing; <see cref="BackpressureOptions.Default"/> when <see langword="null"/>.</param>
     /// <param name="progress">Receives the number of bytes handed to the channel so far, after each chunk.</param>
-    /// <param name="cancellationToken">Stops the transfer between chunks, while it waits, or while it reads.</param>
+    /// <param name="cancellationToken">
+    /// Stops the transfer between chunks, while it waits, or while it reads (on .NET Framework, a stream
+    /// that does not override <c>ReadAsync</c> sees it only between reads).
+    /// </param>
     /// <returns>A task that completes once the stream has ended and every byte has been handed to the channel.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="channel"/> or <paramref name="source"/> is <see langword="null"/>.</exception>
     /// <exception cref="ChannelClosedException">The channel was closing or closed before the last chunk was sent.</exception>
     /// <exception cref="ChannelErrorException">The channel reported an error, or its <c>Send</c> threw.</exception>
     /// <exception cref="BufferedChannelException">The channel was not open yet.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    /// <remarks>Exceptions thrown by <paramref name="source"/> propagate unchanged.</remarks>
+    /// <remarks>
+    /// Exceptions thrown by <paramref name="source"/> propagate unchanged. A read still pending when the
+    /// channel closes or fails is cancelled, and the transfer faults with the channel's exception.
+    /// </remarks>
     public static Task SendAsync(
         this IBufferedChannel channel,
         Stream source,
@@ -94,7 +102,7 @@ public static class BufferedChannelExtensions
     /// event-driven replacement for <c>while (channel.BufferedAmount &gt; threshold) await Task.Delay(...)</c>.
     /// </summary>
     /// <param name="channel">The channel.</param>
-    /// <param name="threshold">The buffered amount to wait for; written to the channel's low threshold.</param>
+    /// <param name="threshold">The buffered amount to wait for; written to the channel's low threshold when the wait cannot complete at once.</param>
     /// <param name="cancellationToken">Stops the wait.</param>
     /// <returns>A task that completes when the channel is ready for more data.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="channel"/> is <see langword="null"/>.</exception>
@@ -109,7 +117,7 @@ public static class BufferedChannelExtensions
     /// <paramref name="timeProvider"/> for the no-event fallback's clock.
     /// </summary>
     /// <param name="channel">The channel.</param>
-    /// <param name="threshold">The buffered amount to wait for; written to the channel's low threshold.</param>
+    /// <param name="threshold">The buffered amount to wait for; written to the channel's low threshold when the wait cannot complete at once.</param>
     /// <param name="timeProvider">The clock and timers of the no-event fallback.</param>
     /// <param name="cancellationToken">Stops the wait.</param>
     /// <returns>A task that completes when the channel is ready for more data.</returns>
@@ -135,7 +143,7 @@ public static class BufferedChannelExtensions
             throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "The threshold must not be negative.");
         }
 
-        // The common case, a queue already low and no transfer running, completes without allocating.
+        // The common case, a queue already low and no transfer running, completes synchronously.
         if (!cancellationToken.IsCancellationRequested
             && channel.State == BufferedChannelState.Open
             && channel.BufferedAmount <= threshold)
@@ -175,13 +183,24 @@ public static class BufferedChannelExtensions
         transfer.ThrowIfStopped(0);
 
         var buffer = ArrayPool<byte>.Shared.Rent(transfer.ChunkSize);
+        var readToken = transfer.CreateReadToken();
+        long sent = 0;
         try
         {
-            long sent = 0;
             while (true)
             {
                 // Reading before waiting lets the next chunk load while the queue drains.
-                var length = await ReadChunkAsync(source, buffer, transfer.ChunkSize, cancellationToken).ConfigureAwait(false);
+                int length;
+                try
+                {
+                    length = await ReadChunkAsync(source, buffer, transfer.ChunkSize, readToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex)
+                {
+                    transfer.ThrowIfReadStoppedByChannel(ex, sent);
+                    throw;
+                }
+
                 if (length == 0)
                 {
                     return;
@@ -202,7 +221,7 @@ public static class BufferedChannelExtensions
 
     private static async ValueTask WaitCoreAsync(IBufferedChannel channel, long threshold, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        using var transfer = await Transfer.BeginAsync(channel, threshold, int.MaxValue, timeProvider, cancellationToken).ConfigureAwait(false);
+        using var transfer = await Transfer.BeginAsync(channel, threshold, chunkSize: null, timeProvider, cancellationToken).ConfigureAwait(false);
         await transfer.WaitForRoomAsync(threshold, threshold, 0).ConfigureAwait(false);
     }
 

@@ -104,10 +104,10 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
         bool wasIdle;
         lock (_lock)
         {
-            if (_state != (int)BufferedChannelState.Open)
+            if (_closeRequested || _state != (int)BufferedChannelState.Open)
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-                throw new InvalidOperationException($"The link is {State.ToString().ToLowerInvariant()}.");
+                throw new InvalidOperationException(_failure is null ? $"The link is {State.ToString().ToLowerInvariant()}." : $"The link failed: {_failure}");
             }
 
             wasIdle = _queue.Count == 0;
@@ -131,10 +131,16 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
         }
     }
 
-    /// <summary>Closes the link: queued data is dropped and <see cref="Closed"/> is raised from the link's thread.</summary>
+    /// <summary>
+    /// Closes the link at once: the state becomes <see cref="BufferedChannelState.Closing"/>, data still
+    /// queued or in flight is dropped, and <see cref="Closed"/> is raised from the link's thread.
+    /// </summary>
     public void Close() => RequestClose(null);
 
-    /// <summary>Fails the link as a transport error would: <see cref="Error"/>, then <see cref="Closed"/>, from the link's thread.</summary>
+    /// <summary>
+    /// Fails the link as a transport error would: sends are refused from now on, and the link's thread
+    /// raises <see cref="Error"/> and then, with the state <see cref="BufferedChannelState.Closed"/>, <see cref="Closed"/>.
+    /// </summary>
     /// <param name="message">The error's description.</param>
     public void Fail(string message) => RequestClose(message ?? throw new ArgumentNullException(nameof(message)));
 
@@ -159,7 +165,12 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
 
             _closeRequested = true;
             _failure = failure;
-            Volatile.Write(ref _state, (int)BufferedChannelState.Closing);
+
+            // A close goes through Closing; a transport error is reported by the Error event first (W3C).
+            if (failure is null)
+            {
+                Volatile.Write(ref _state, (int)BufferedChannelState.Closing);
+            }
         }
 
         _wake.Set();
@@ -283,7 +294,7 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
             if (milliseconds > 2)
             {
                 // OS sleeps overshoot by about a millisecond; stop short and finish by yielding.
-                _wake.Wait((int)(milliseconds - 1));
+                _wake.Wait((int)Math.Min(milliseconds - 1, 1000));
             }
             else
             {
@@ -310,7 +321,6 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
 
             _queue.Clear();
             _inFlight.Clear();
-            Volatile.Write(ref _state, (int)BufferedChannelState.Closed);
         }
 
         // The thread ends here: a throwing handler must not take the process down with it.
@@ -319,6 +329,7 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
             RaiseIgnoringExceptions(() => Error?.Invoke(this, new BufferedChannelErrorEventArgs(failure)));
         }
 
+        Volatile.Write(ref _state, (int)BufferedChannelState.Closed);
         RaiseIgnoringExceptions(() => Closed?.Invoke(this, EventArgs.Empty));
     }
 

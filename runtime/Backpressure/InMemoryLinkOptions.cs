@@ -8,6 +8,9 @@ public sealed class InMemoryLinkOptions
     /// <summary>The default maximum message size: 256 KiB, as SCTP-based WebRTC stacks use.</summary>
     public const int DefaultMaxMessageSize = 256 * 1024;
 
+    /// <summary>The longest latency a link accepts: one hour.</summary>
+    public static readonly TimeSpan MaxLatency = TimeSpan.FromHours(1);
+
     /// <summary>Initializes a new instance of the <see cref="InMemoryLinkOptions"/> class.</summary>
     /// <param name="bitsPerSecond">The link's bandwidth: the queue drains at this rate.</param>
     /// <param name="latency">The one-way delay between a message leaving the queue and its delivery.</param>
@@ -16,7 +19,7 @@ public sealed class InMemoryLinkOptions
     /// <see langword="false"/> makes the link behave like a channel with no low event (SIPSorcery today),
     /// so senders must fall back to pacing by drain rate.
     /// </param>
-    /// <exception cref="ArgumentOutOfRangeException">The bandwidth or message size is not positive, or the latency is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The bandwidth or message size is not positive, or the latency is negative or above <see cref="MaxLatency"/>.</exception>
     public InMemoryLinkOptions(
         long bitsPerSecond,
         TimeSpan latency = default,
@@ -28,9 +31,9 @@ public sealed class InMemoryLinkOptions
             throw new ArgumentOutOfRangeException(nameof(bitsPerSecond), bitsPerSecond, "The bandwidth must be positive.");
         }
 
-        if (latency < TimeSpan.Zero)
+        if (latency < TimeSpan.Zero || latency > MaxLatency)
         {
-            throw new ArgumentOutOfRangeException(nameof(latency), latency, "The latency must not be negative.");
+            throw new ArgumentOutOfRangeException(nameof(latency), latency, $"The latency must be between zero and {MaxLatency}.");
         }
 
         if (maxMessageSize <= 0)

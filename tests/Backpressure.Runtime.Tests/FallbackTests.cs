@@ -104,4 +104,38 @@ public sealed class FallbackTests
 
         Assert.Equal(50_000, estimator.BytesPerSecond);
     }
+
+    [Fact]
+    public void Estimator_KeepsTheRateAcrossTransfers_ButNotTheIdleGapBetweenThem()
+    {
+        var time = new RecordingTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        estimator.Observe(1000, time.GetTimestamp(), 100, time);
+        time.Fake.Advance(Ms(10));
+        estimator.Observe(500, time.GetTimestamp(), 100, time); // 50,000 B/s
+
+        time.Fake.Advance(TimeSpan.FromSeconds(10));
+        estimator.BeginTransfer(time);
+        estimator.OnSent(800);
+
+        // The next transfer's first pause is predicted from the known rate: 700 bytes at 50,000 B/s.
+        Assert.Equal(Ms(14), estimator.Observe(800, time.GetTimestamp(), 100, time));
+        Assert.Equal(50_000, estimator.BytesPerSecond);
+    }
+
+    [Fact]
+    public void Estimator_ForgetsTheRate_WhenTheClockChanges()
+    {
+        var first = new RecordingTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(first);
+        estimator.Observe(1000, first.GetTimestamp(), 100, first);
+        first.Fake.Advance(Ms(10));
+        estimator.Observe(500, first.GetTimestamp(), 100, first);
+
+        estimator.BeginTransfer(new RecordingTimeProvider());
+
+        Assert.Equal(0, estimator.BytesPerSecond);
+    }
 }

@@ -137,3 +137,39 @@ public sealed class HandlerLeakTests
         public void Close() => Inner.Close();
     }
 }
+
+/// <summary>A channel whose members throw (a disposed native object behind an adapter) never locks the channel up.</summary>
+public sealed class ThrowingChannelTests
+{
+    [Fact]
+    public async Task ThrowingCapabilityGetter_DoesNotLeaveTheChannelLocked()
+    {
+        var channel = new FlakyChannel { ThrowFromSupportsEvent = true };
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => channel.SendAsync(new byte[10]).Within());
+
+        channel.ThrowFromSupportsEvent = false;
+        await channel.SendAsync(new byte[10]).Within("a second send on the same channel completes");
+        Assert.Equal(0, channel.Inner.TotalSubscribers);
+    }
+
+    private sealed class FlakyChannel : IBufferedChannel
+    {
+        public ManualChannel Inner { get; } = new() { DrainOnSend = true };
+
+        public bool ThrowFromSupportsEvent { get; set; }
+
+        public long BufferedAmount => Inner.BufferedAmount;
+        public long BufferedAmountLowThreshold { get => Inner.BufferedAmountLowThreshold; set => Inner.BufferedAmountLowThreshold = value; }
+        public bool SupportsBufferedAmountLowEvent => ThrowFromSupportsEvent ? throw new ObjectDisposedException("RTCDataChannel") : true;
+        public BufferedChannelState State => Inner.State;
+        public int MaxMessageSize => Inner.MaxMessageSize;
+
+        public event EventHandler? BufferedAmountLow { add => Inner.BufferedAmountLow += value; remove => Inner.BufferedAmountLow -= value; }
+        public event EventHandler? Closed { add => Inner.Closed += value; remove => Inner.Closed -= value; }
+        public event EventHandler<BufferedChannelErrorEventArgs>? Error { add => Inner.Error += value; remove => Inner.Error -= value; }
+
+        public void Send(ReadOnlyMemory<byte> message) => Inner.Send(message);
+        public void Close() => Inner.Close();
+    }
+}

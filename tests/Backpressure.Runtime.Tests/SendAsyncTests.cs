@@ -346,6 +346,45 @@ public sealed class SendAsyncTests
     }
 
     [Fact]
+    public async Task ErrorReportedFirst_ThenAThrowingSend_IsReportedAsTheError()
+    {
+        var channel = new ManualChannel { DrainOnSend = true };
+        channel.BeforeSend = index =>
+        {
+            if (index == 1)
+            {
+                channel.RaiseError("DTLS alert");
+                throw new IOException("socket reset");
+            }
+        };
+
+        var ex = await Assert.ThrowsAsync<ChannelErrorException>(() => channel.SendAsync(Payload(1000), Tiny).Within());
+
+        Assert.Equal("DTLS alert", ex.ChannelError);
+        Assert.IsType<IOException>(ex.InnerException);
+    }
+
+    [Fact]
+    public async Task ThresholdMovedByOtherCode_WhileSending_IsRestoredBeforeWaiting()
+    {
+        var channel = new ManualChannel();
+        channel.BeforeSend = index =>
+        {
+            if (index == 2)
+            {
+                channel.BufferedAmountLowThreshold = 1_000_000; // the crossing at 100 would never fire
+            }
+        };
+
+        var transfer = channel.SendAsync(Payload(1000), Tiny);
+        await Eventually(() => channel.SendCount == 4, "the transfer parks");
+
+        Assert.Equal(100, channel.BufferedAmountLowThreshold);
+        channel.BeforeSend = null;
+        await EventuallyDrained(channel, transfer);
+    }
+
+    [Fact]
     public async Task SpuriousLowEvents_AreHarmless()
     {
         var channel = new ManualChannel();

@@ -86,3 +86,24 @@ public sealed class StreamSendTests
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+public sealed class StreamSendFailureTests
+{
+    [Fact]
+    public async Task ChannelClosingWhileTheSourceIsIdle_FaultsWithoutWaitingForData()
+    {
+        // A pipe whose writer is idle: the read would block until data arrives, which may be never.
+        var channel = new ManualChannel { DrainOnSend = true };
+        var pipe = new System.IO.Pipelines.Pipe();
+        await pipe.Writer.WriteAsync(new byte[250]);
+        var transfer = channel.SendAsync(pipe.Reader.AsStream(), new BackpressureOptions(chunkSize: 100));
+        await Eventually(() => channel.SendCount == 2, "the data at hand is sent");
+
+        channel.RaiseClosed();
+
+        var ex = await Assert.ThrowsAsync<ChannelClosedException>(() => transfer.Within("the send notices the close"));
+        Assert.Equal(200, ex.BytesSent);
+        Assert.Equal(0, channel.TotalSubscribers);
+        await pipe.Writer.CompleteAsync();
+    }
+}

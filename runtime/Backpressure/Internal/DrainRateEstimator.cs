@@ -18,9 +18,27 @@ internal sealed class DrainRateEstimator
     private long _sentSinceLast;
     private double _bytesPerSecond;
     private int _fruitlessWaits;
+    private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
     public double BytesPerSecond => _bytesPerSecond;
+
+    /// <summary>
+    /// Starts a transfer's observations: the last sample is forgotten so the idle time before this
+    /// transfer does not count as slow draining, and a different clock discards the old rate.
+    /// </summary>
+    public void BeginTransfer(TimeProvider time)
+    {
+        if (!ReferenceEquals(time, _time))
+        {
+            _time = time;
+            _bytesPerSecond = 0;
+            _fruitlessWaits = 0;
+        }
+
+        _lastAmount = -1;
+        _sentSinceLast = 0;
+    }
 
     /// <summary>Records bytes handed to the channel since the last observation.</summary>
     public void OnSent(long bytes) => _sentSinceLast += bytes;

@@ -34,6 +34,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private const int ClosedFailure = 1;
     private const int ErrorFailure = 2;
 
+    private static readonly WaitCallback s_cancelRead = CancelRead;
 #if !NET
     private static readonly WaitCallback s_complete = static state => ((Transfer)state!).Complete();
 #endif
@@ -53,6 +54,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private string? _channelError;
     private CancellationTokenRegistration _cancellation;
     private ITimer? _fallbackTimer;
+    private CancellationTokenSource? _readCancellation;
     private Subscriptions _subscribed;
     private bool _disposed;
 
@@ -85,19 +87,28 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     /// Dispose the result on every path: it unsubscribes and hands the channel to the next transfer.
     /// </summary>
     public static async ValueTask<Transfer> BeginAsync(
-        IBufferedChannel channel, long lowThreshold, int chunkSize, TimeProvider time, CancellationToken cancellationToken)
+        IBufferedChannel channel, long lowThreshold, int? chunkSize, TimeProvider time, CancellationToken cancellationToken)
     {
         var coordinator = ChannelCoordinator.For(channel);
         await coordinator.Gate.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        var transfer = new Transfer(channel, coordinator, time, cancellationToken);
+        Transfer? transfer = null;
         try
         {
+            transfer = new Transfer(channel, coordinator, time, cancellationToken);
             transfer.Start(lowThreshold, chunkSize);
             return transfer;
         }
         catch
         {
-            transfer.Dispose();
+            if (transfer is null)
+            {
+                coordinator.Gate.Release();
+            }
+            else
+            {
+                transfer.Dispose();
+            }
+
             throw;
         }
     }
@@ -123,17 +134,24 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         }
         catch (Exception ex)
         {
-            if (Volatile.Read(ref _failure) != NoFailure || _channel.State is BufferedChannelState.Closing or BufferedChannelState.Closed)
-            {
-                throw new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, ex);
-            }
-
-            throw new ChannelErrorException($"The channel's Send failed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, innerException: ex);
+            throw ClassifySendFailure(ex, bytesSent);
         }
 
         if (!_useLowEvent)
         {
             _coordinator.DrainRate.OnSent(chunk.Length);
+        }
+    }
+
+    /// <summary>
+    /// Turns an exception from the source read into the channel's failure when the read was cancelled
+    /// because the channel closed or failed; any other exception is left as it is.
+    /// </summary>
+    public void ThrowIfReadStoppedByChannel(OperationCanceledException ex, long bytesSent)
+    {
+        if (!_cancellationToken.IsCancellationRequested && Volatile.Read(ref _failure) != NoFailure)
+        {
+            ThrowIfStopped(bytesSent);
         }
     }
 
@@ -174,14 +192,37 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         _disposed = true;
         try
         {
-            Unsubscribe();
+            try
+            {
+                Unsubscribe();
+            }
+            finally
+            {
+                _cancellation.Dispose();
+                _fallbackTimer?.Dispose();
+                _readCancellation?.Dispose();
+            }
         }
         finally
         {
-            _cancellation.Dispose();
-            _fallbackTimer?.Dispose();
+            // Whatever the channel or the clock threw above, the next transfer must get its turn.
             _coordinator.Gate.Release();
         }
+    }
+
+    /// <summary>
+    /// A token for reading the payload's source: cancelled by the caller's token and also when the channel
+    /// closes or fails, so a read from an idle source does not outlive the channel.
+    /// </summary>
+    public CancellationToken CreateReadToken()
+    {
+        _readCancellation ??= CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken);
+        if (Volatile.Read(ref _failure) != NoFailure)
+        {
+            _readCancellation.Cancel();
+        }
+
+        return _readCancellation.Token;
     }
 
 #if NET
@@ -195,15 +236,49 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _signal.OnCompleted(continuation, state, token, flags);
 
-    private void Start(long lowThreshold, int chunkSize)
+    private Exception ClassifySendFailure(Exception ex, long bytesSent)
     {
-        var maxMessageSize = _channel.MaxMessageSize;
-        if (maxMessageSize <= 0)
+        if (Volatile.Read(ref _failure) == ErrorFailure)
         {
-            throw new InvalidOperationException($"The channel reports a maximum message size of {maxMessageSize}; it must be positive.");
+            var error = Volatile.Read(ref _channelError);
+            return new ChannelErrorException($"The channel reported an error after {bytesSent} bytes were sent: {error}", bytesSent, error, ex);
         }
 
-        ChunkSize = Math.Min(chunkSize, maxMessageSize);
+        BufferedChannelState? state;
+        try
+        {
+            state = _channel.State;
+        }
+        catch (Exception)
+        {
+            state = null; // a channel that cannot report its state after a failed Send: report the Send
+        }
+
+        if (Volatile.Read(ref _failure) == ClosedFailure || state is BufferedChannelState.Closing or BufferedChannelState.Closed)
+        {
+            return new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, ex);
+        }
+
+        return new ChannelErrorException($"The channel's Send failed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, innerException: ex);
+    }
+
+    private void Start(long lowThreshold, int? chunkSize)
+    {
+        if (chunkSize is { } requested)
+        {
+            var maxMessageSize = _channel.MaxMessageSize;
+            if (maxMessageSize <= 0)
+            {
+                throw new InvalidOperationException($"The channel reports a maximum message size of {maxMessageSize}; it must be positive.");
+            }
+
+            ChunkSize = Math.Min(requested, maxMessageSize);
+        }
+
+        if (!_useLowEvent)
+        {
+            _coordinator.DrainRate.BeginTransfer(_time);
+        }
 
         _channel.Closed += _onClosed;
         _subscribed |= Subscriptions.Closed;
@@ -217,7 +292,11 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
         if (_cancellationToken.CanBeCanceled)
         {
+#if NET
+            _cancellation = _cancellationToken.UnsafeRegister(static state => ((Transfer)state!).Signal(), this);
+#else
             _cancellation = _cancellationToken.Register(static state => ((Transfer)state!).Signal(), this);
+#endif
         }
 
         _channel.BufferedAmountLowThreshold = lowThreshold;
@@ -282,6 +361,13 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     {
         _signal.Reset();
 
+        // The low event fires on crossing this channel-wide threshold; if anyone moved it since the
+        // transfer began, the crossing this wait needs would never come.
+        if (_useLowEvent && _channel.BufferedAmountLowThreshold != lowThreshold)
+        {
+            _channel.BufferedAmountLowThreshold = lowThreshold;
+        }
+
         // A full fence, not a volatile write: the read of the amount below must not move ahead of the
         // arming, or a transport that drains in between sees "not armed" while this thread sees the old amount.
         Interlocked.Exchange(ref _armed, Armed);
@@ -328,6 +414,24 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
         Interlocked.CompareExchange(ref _failure, failure, NoFailure);
         Signal();
+
+        // Cancelling runs the read's callbacks, which may block: never on the transport's thread.
+        if (Volatile.Read(ref _readCancellation) is { } read)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(s_cancelRead, read);
+        }
+    }
+
+    private static void CancelRead(object? state)
+    {
+        try
+        {
+            ((CancellationTokenSource)state!).Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The transfer ended first: nothing left to cancel.
+        }
     }
 
     /// <summary>Called from event handlers, the timer and cancellation, on any thread. Never blocks or throws.</summary>
