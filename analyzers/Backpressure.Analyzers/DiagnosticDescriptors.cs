@@ -1,0 +1,23 @@
+using Microsoft.CodeAnalysis;
+
+namespace Backpressure.Analyzers;
+
+/// <summary>Every descriptor, built by one factory that also computes its help link.</summary>
+internal static class DiagnosticDescriptors
+{
+    public const string HelpLinkBase = "https://github.com/backpressure-refactor/backpressure/blob/main/docs/rules/";
+
+    public static readonly DiagnosticDescriptor BufferedAmountPolling = Create(
+        DiagnosticIds.BufferedAmountPolling,
+        title: "Time-based polling on a channel's buffered amount",
+        messageFormat: "This {0} polls '{1}' on a timer; wait for the low-buffer event instead",
+        category: "Performance",
+        DiagnosticSeverity.Warning,
+        description: "Waiting for a send queue to drain by sleeping adds up to one interval of dead time per stall, caps throughput on fast links, burns CPU when the interval is short, and usually never notices the channel closing. Wait for the channel's buffered-amount-low event (Backpressure's WaitForBufferedAmountLowAsync or SendAsync) instead.");
+
+    public static string HelpLink(string id) => HelpLinkBase + id + ".md";
+
+    private static DiagnosticDescriptor Create(
+        string id, string title, string messageFormat, string category, DiagnosticSeverity severity, string description) =>
+        new(id, title, messageFormat, category, severity, isEnabledByDefault: true, description, HelpLink(id));
+}

@@ -1,0 +1,8 @@
+namespace Backpressure.Analyzers;
+
+/// <summary>The ids of every rule this package reports.</summary>
+public static class DiagnosticIds
+{
+    /// <summary>Time-based polling on a channel's buffered amount.</summary>
+    public const string BufferedAmountPolling = "BP0001";
+}

@@ -1,0 +1,238 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Composition;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Backpressure.Analyzers;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeActions;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Backpressure.CodeFixes;
+
+/// <summary>
+/// Rewrites a BP0001 polling site into one awaited call of the runtime's event-driven wait. Offered
+/// only where the analyzer found that the rewrite keeps the program's meaning.
+/// </summary>
+[ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(BP0001BufferedAmountPollingCodeFix))]
+[Shared]
+public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
+{
+    /// <summary>The equivalence key of "replace the wait"; stable, so fix-all and tooling can ask for it.</summary>
+    public const string ReplaceWaitEquivalenceKey = "BP0001.ReplaceWait";
+
+    private const string RuntimeNamespace = "Backpressure";
+
+    /// <inheritdoc/>
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticIds.BufferedAmountPolling);
+
+    /// <inheritdoc/>
+    public override FixAllProvider GetFixAllProvider() => FixAll.Instance;
+
+    /// <inheritdoc/>
+    public override Task RegisterCodeFixesAsync(CodeFixContext context)
+    {
+        foreach (var diagnostic in context.Diagnostics.Where(IsFixable))
+        {
+            context.RegisterCodeFix(
+                CodeAction.Create(
+                    "Wait for the low-buffer event instead of polling",
+                    cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), cancellationToken),
+                    ReplaceWaitEquivalenceKey),
+                diagnostic);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static bool IsFixable(Diagnostic diagnostic) =>
+        diagnostic.Properties.TryGetValue(PollingSite.FixKey, out var fix) && fix == PollingSite.ReplaceWaitFix
+        && diagnostic.Properties.ContainsKey(PollingSite.ReplacementKey)
+        && diagnostic.AdditionalLocations.Count > 0;
+
+    private static async Task<Document> ApplyAsync(Document document, ImmutableArray<Diagnostic> diagnostics, CancellationToken cancellationToken)
+    {
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        if (root is null)
+        {
+            return document;
+        }
+
+        var edits = new List<(SyntaxNode Target, Diagnostic Diagnostic)>();
+        foreach (var diagnostic in diagnostics.Where(IsFixable))
+        {
+            var span = diagnostic.AdditionalLocations[0].SourceSpan;
+            var target = root.FindNode(span, getInnermostNodeForTie: true);
+            while (target.Span != span && target.Parent is { } parent)
+            {
+                target = parent;
+            }
+
+            if (target.Span == span)
+            {
+                edits.Add((target, diagnostic));
+            }
+        }
+
+        if (edits.Count == 0)
+        {
+            return document;
+        }
+
+        var newline = DetectNewline(root);
+        var tracked = root.TrackNodes(edits.Select(e => e.Target));
+        foreach (var (target, diagnostic) in edits)
+        {
+            // A site nested in one already rewritten is gone with it.
+            if (tracked.GetCurrentNode(target) is not { } current)
+            {
+                continue;
+            }
+
+            var replacement = diagnostic.Properties[PollingSite.ReplacementKey]!;
+            tracked = target is StatementSyntax statement
+                ? ReplaceStatement(tracked, (StatementSyntax)current, statement, replacement, KeptStatements(root, diagnostic), newline)
+                : tracked.ReplaceNode(current, SyntaxFactory.ParseExpression(replacement).WithTriviaFrom(current));
+        }
+
+        if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, cancellationToken).ConfigureAwait(false))
+        {
+            tracked = AddRuntimeUsing(unit, newline);
+        }
+
+        return document.WithSyntaxRoot(tracked);
+    }
+
+    private static IEnumerable<StatementSyntax> KeptStatements(SyntaxNode root, Diagnostic diagnostic) =>
+        diagnostic.AdditionalLocations.Skip(1)
+            .Select(location => root.FindNode(location.SourceSpan, getInnermostNodeForTie: true).FirstAncestorOrSelf<StatementSyntax>())
+            .Where(statement => statement is not null)!;
+
+    private static SyntaxNode ReplaceStatement(
+        SyntaxNode root, StatementSyntax current, StatementSyntax original, string replacement, IEnumerable<StatementSyntax> kept, string newline)
+    {
+        var indentation = Indentation(original);
+        var eol = SyntaxFactory.EndOfLine(newline);
+
+        // Comments inside the removed construct move above the new statement instead of vanishing.
+        var keptList = kept.ToList();
+        var movedComments = original.DescendantTrivia(descendIntoTrivia: false)
+            .Where(t => t.IsKind(SyntaxKind.SingleLineCommentTrivia) || t.IsKind(SyntaxKind.MultiLineCommentTrivia))
+            .Where(t => !original.GetLeadingTrivia().Contains(t) && !original.GetTrailingTrivia().Contains(t))
+            .Where(t => !keptList.Any(k => k.FullSpan.Contains(t.Span)))
+            .SelectMany(t => new[] { indentation, t, eol });
+
+        // They go between the statement's own leading trivia and its indentation.
+        var leading = original.GetLeadingTrivia();
+        if (leading.Count > 0 && leading[leading.Count - 1].IsKind(SyntaxKind.WhitespaceTrivia))
+        {
+            leading = leading.RemoveAt(leading.Count - 1);
+        }
+
+        var wait = SyntaxFactory.ParseStatement(replacement)
+            .WithLeadingTrivia(leading.AddRange(movedComments).Add(indentation))
+            .WithTrailingTrivia(eol);
+
+        var statements = new List<StatementSyntax> { wait };
+        statements.AddRange(keptList.Select(k => k.WithoutTrivia().WithLeadingTrivia(indentation).WithTrailingTrivia(eol)));
+        statements[statements.Count - 1] = statements[statements.Count - 1].WithTrailingTrivia(original.GetTrailingTrivia());
+
+        if (statements.Count == 1 || current.Parent is BlockSyntax or SwitchSectionSyntax or GlobalStatementSyntax)
+        {
+            return statements.Count == 1 ? root.ReplaceNode(current, statements[0]) : root.ReplaceNode(current, statements);
+        }
+
+        // An embedded statement (`if (x) while (...) ...;`) can only be one statement: wrap them in a block.
+        return root.ReplaceNode(current, SyntaxFactory.Block(statements).WithTriviaFrom(current));
+    }
+
+    private static SyntaxTrivia Indentation(StatementSyntax statement)
+    {
+        var whitespace = statement.GetLeadingTrivia().LastOrDefault();
+        return whitespace.IsKind(SyntaxKind.WhitespaceTrivia) ? whitespace : SyntaxFactory.Whitespace(string.Empty);
+    }
+
+    private static string DetectNewline(SyntaxNode root)
+    {
+        var endOfLine = root.DescendantTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        return endOfLine.IsKind(SyntaxKind.EndOfLineTrivia) ? endOfLine.ToString() : "\n";
+    }
+
+    /// <summary>Whether the runtime's extension methods are already in scope: a using in this file, a global using anywhere, or code inside the namespace.</summary>
+    private static async Task<bool> ImportsRuntimeAsync(Document document, CompilationUnitSyntax unit, CancellationToken cancellationToken)
+    {
+        static bool IsRuntime(UsingDirectiveSyntax u) => u.Alias is null && u.StaticKeyword == default && u.Name?.ToString() == RuntimeNamespace;
+
+        if (unit.Usings.Any(IsRuntime)
+            || unit.DescendantNodes(n => n is CompilationUnitSyntax or BaseNamespaceDeclarationSyntax).OfType<BaseNamespaceDeclarationSyntax>()
+                .Any(n => n.Usings.Any(IsRuntime) || n.Name.ToString() == RuntimeNamespace || n.Name.ToString().StartsWith(RuntimeNamespace + ".", System.StringComparison.Ordinal)))
+        {
+            return true;
+        }
+
+        foreach (var other in document.Project.Documents)
+        {
+            if (other.Id != document.Id
+                && await other.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false) is CompilationUnitSyntax otherUnit
+                && otherUnit.Usings.Any(u => u.GlobalKeyword != default && IsRuntime(u)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Adds <c>using Backpressure;</c> in order: after System directives, before the first one that sorts after it.</summary>
+    private static CompilationUnitSyntax AddRuntimeUsing(CompilationUnitSyntax unit, string newline)
+    {
+        var directive = SyntaxFactory.UsingDirective(SyntaxFactory.ParseName(RuntimeNamespace))
+            .WithUsingKeyword(SyntaxFactory.Token(SyntaxKind.UsingKeyword).WithTrailingTrivia(SyntaxFactory.Space))
+            .WithTrailingTrivia(SyntaxFactory.EndOfLine(newline));
+
+        var usings = unit.Usings;
+        if (usings.Count == 0)
+        {
+            // Keep a file header above the new directive, and a blank line below it.
+            var first = unit.GetLeadingTrivia();
+            var body = unit.WithoutLeadingTrivia();
+            return body.WithUsings(SyntaxFactory.SingletonList(directive.WithLeadingTrivia(first).WithTrailingTrivia(SyntaxFactory.EndOfLine(newline), SyntaxFactory.EndOfLine(newline))));
+        }
+
+        var index = usings.Count;
+        for (var i = 0; i < usings.Count; i++)
+        {
+            var name = usings[i].Name?.ToString() ?? string.Empty;
+            var isSystem = name == "System" || name.StartsWith("System.", System.StringComparison.Ordinal);
+            if (usings[i].GlobalKeyword == default && usings[i].Alias is null && !isSystem && string.CompareOrdinal(name, RuntimeNamespace) > 0)
+            {
+                index = i;
+                break;
+            }
+        }
+
+        if (index == 0)
+        {
+            // Taking the first place: take over the file header too.
+            var header = usings[0].GetLeadingTrivia();
+            usings = usings.Replace(usings[0], usings[0].WithoutLeadingTrivia());
+            directive = directive.WithLeadingTrivia(header);
+        }
+
+        return unit.WithUsings(usings.Insert(index, directive));
+    }
+
+    /// <summary>Fixes every fixable site of a document in one pass, so the using is added once.</summary>
+    private sealed class FixAll : DocumentBasedFixAllProvider
+    {
+        public static readonly FixAll Instance = new();
+
+        protected override string GetFixAllTitle(FixAllContext fixAllContext) => "Wait for the low-buffer event instead of polling (all)";
+
+        protected override async Task<Document?> FixAllAsync(FixAllContext fixAllContext, Document document, ImmutableArray<Diagnostic> diagnostics) =>
+            await ApplyAsync(document, diagnostics, fixAllContext.CancellationToken).ConfigureAwait(false);
+    }
+}
