@@ -159,7 +159,10 @@ internal sealed class PollingAnalysis
             return null;
         }
 
-        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept);
+        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept)
+        {
+            SendLoop = kept.IsEmpty ? TryFixSendLoop(loop, comparison, receiver, threshold, wait) : null,
+        };
     }
 
     private Fix? TryFixIfContinue(IConditionalOperation conditional, ImmutableArray<IOperation> statements, Comparison comparison, ISymbol containingSymbol)
@@ -178,7 +181,10 @@ internal sealed class PollingAnalysis
             return null;
         }
 
-        return new Fix(WaitStatement(receiver, threshold, wait), conditional.Syntax, ImmutableArray<SyntaxNode>.Empty);
+        return new Fix(WaitStatement(receiver, threshold, wait), conditional.Syntax, ImmutableArray<SyntaxNode>.Empty)
+        {
+            SendLoop = TryFixSendLoop(conditional, comparison, receiver, threshold, wait),
+        };
     }
 
     private Fix? TryFixSetTimeoutTwin(IConditionalOperation conditional, IInvocationOperation delay, Comparison comparison)
@@ -193,6 +199,241 @@ internal sealed class PollingAnalysis
 
         var token = CancellationTokenArgument(delay);
         return new Fix($"{receiver}.WaitForBufferedAmountLowAsync({threshold}{token}).AsTask()", delay.Syntax, ImmutableArray<SyntaxNode>.Empty);
+    }
+
+    /// <summary>
+    /// Recognises the chunked-send loop around a fixable wait, with confidence, and rewrites the whole of
+    /// it into one <c>SendAsync</c>: the payload is a byte array sent from offset 0 in chunks of
+    /// <c>Math.Min(chunk, data.Length - offset)</c>, each handed to the same channel's send, and nothing
+    /// else happens in the loop. High watermark = low threshold = the polled threshold, so the pacing is
+    /// the original's.
+    /// </summary>
+    private SendLoopFix? TryFixSendLoop(IOperation wait, Comparison comparison, string receiver, string threshold, WaitDetails details)
+    {
+        if (wait.Parent is not IBlockOperation { Parent: ILoopOperation loop } body || body.Operations.Length < 2 || !ReferenceEquals(body.Operations[0], wait))
+        {
+            return null;
+        }
+
+        ILocalSymbol? offset;
+        IOperation data;
+        string chunk;
+        var rest = body.Operations.RemoveAt(0);
+        switch (loop)
+        {
+            case IForLoopOperation forLoop
+                when forLoop.Before is [IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var declarator] }] }]
+                    && IsZero(declarator.Initializer?.Value)
+                    && forLoop.AtLoopBottom is [IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { OperatorKind: BinaryOperatorKind.Add } step }]
+                    && IsLocal(step.Target, declarator.Symbol):
+                offset = declarator.Symbol;
+                chunk = step.Value.Syntax.ToString();
+                if (!TryGetBound(forLoop.Condition, offset, out data) || !IsStableInt(step.Value))
+                {
+                    return null;
+                }
+
+                break;
+
+            case IWhileLoopOperation { ConditionIsTop: true, ConditionIsUntil: false } whileLoop
+                when rest is [.., IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { OperatorKind: BinaryOperatorKind.Add } advance }]
+                    && advance.Target is ILocalReferenceOperation advanced
+                    && IsLocalDeclaredAsZero(advanced.Local, loop)
+                    && !IsReadAfter(loop, advanced.Local):
+                offset = advanced.Local;
+                rest = rest.RemoveAt(rest.Length - 1);
+                if (!TryGetBound(whileLoop.Condition, offset, out data))
+                {
+                    return null;
+                }
+
+                chunk = string.Empty; // taken from the Math.Min below, which the advance must match
+                break;
+
+            default:
+                return null;
+        }
+
+        // Optional `var length = Math.Min(chunk, data.Length - offset);`, then the send.
+        ILocalSymbol? lengthLocal = null;
+        IOperation? minimum = null;
+        if (rest is [IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var lengthDeclarator] }] }, ..])
+        {
+            lengthLocal = lengthDeclarator.Symbol;
+            minimum = lengthDeclarator.Initializer?.Value;
+            rest = rest.RemoveAt(0);
+        }
+
+        if (rest is not [IExpressionStatementOperation { Operation: IInvocationOperation send }]
+            || !send.TargetMethod.Name.StartsWith("send", StringComparison.OrdinalIgnoreCase)
+            || !SameReceiver(send.Instance, comparison.Member)
+            || !TryGetSentSlice(send, data, offset, out var sliceLength))
+        {
+            return null;
+        }
+
+        if (lengthLocal is not null)
+        {
+            if (!IsLocal(sliceLength, lengthLocal))
+            {
+                return null;
+            }
+
+            sliceLength = minimum;
+        }
+
+        if (!TryGetChunkFromMinimum(sliceLength, data, offset, out var chunkFromMinimum)
+            || (chunk.Length > 0 && chunk != chunkFromMinimum.Syntax.ToString())
+            || !IsStableInt(chunkFromMinimum))
+        {
+            return null;
+        }
+
+        // In the while shape the offset must advance by exactly the slice sent.
+        if (loop is IWhileLoopOperation && (lengthLocal is null || body.Operations[body.Operations.Length - 1] is not IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { Value: var by } } || !IsLocal(by, lengthLocal)))
+        {
+            return null;
+        }
+
+        var token = details.Token.Length > 0 ? ", cancellationToken: " + details.Token.Substring(2) : string.Empty;
+        var options = $"new BackpressureOptions(chunkSize: {chunkFromMinimum.Syntax}, lowThreshold: {threshold}, highWatermark: {threshold})";
+        return new SendLoopFix($"await {receiver}.SendAsync({data.Syntax}, {options}{token}){details.ConfigureAwait};", loop.Syntax);
+    }
+
+    /// <summary><c>offset &lt; data.Length</c> for a byte array <c>data</c> that is a local, parameter or field.</summary>
+    private static bool TryGetBound(IOperation? condition, ILocalSymbol offset, out IOperation data)
+    {
+        data = null!;
+        if (condition is IBinaryOperation { OperatorKind: BinaryOperatorKind.LessThan } less
+            && IsLocal(less.LeftOperand, offset)
+            && TryGetArrayLength(less.RightOperand, out var array))
+        {
+            data = array;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool TryGetArrayLength(IOperation operation, out IOperation array)
+    {
+        array = null!;
+        if (Strip(operation) is IPropertyReferenceOperation { Property.Name: "Length", Instance: { Type: IArrayTypeSymbol { ElementType.SpecialType: SpecialType.System_Byte, Rank: 1 } } instance }
+            && instance is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation })
+        {
+            array = instance;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The length argument of a send of <c>data[offset..offset+length]</c>, in the spellings senders use.</summary>
+    private static bool TryGetSentSlice(IInvocationOperation send, IOperation data, ILocalSymbol offset, out IOperation length)
+    {
+        length = null!;
+        var arguments = send.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).Select(a => a.Value).ToList();
+        if (arguments.Count == 3 && SameValue(arguments[0], data) && IsLocal(arguments[1], offset))
+        {
+            length = arguments[2]; // send(data, offset, count)
+            return true;
+        }
+
+        if (arguments.Count != 1)
+        {
+            return false;
+        }
+
+        switch (Strip(arguments[0]))
+        {
+            case IInvocationOperation { TargetMethod.Name: "AsMemory" or "AsSpan" } slice
+                when slice.Arguments.Length == 3 && SameValue(slice.Arguments[0].Value, data) && IsLocal(slice.Arguments[1].Value, offset):
+                length = slice.Arguments[2].Value; // data.AsMemory(offset, length)
+                return true;
+            case IObjectCreationOperation { Arguments.Length: 3 } creation
+                when SameValue(creation.Arguments[0].Value, data) && IsLocal(creation.Arguments[1].Value, offset)
+                    && creation.Type?.Name is "ReadOnlyMemory" or "Memory" or "ArraySegment":
+                length = creation.Arguments[2].Value; // new ReadOnlyMemory<byte>(data, offset, length)
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary><c>Math.Min(chunk, data.Length - offset)</c>, either way round.</summary>
+    private static bool TryGetChunkFromMinimum(IOperation? minimum, IOperation data, ILocalSymbol offset, out IOperation chunk)
+    {
+        chunk = null!;
+        if (Strip(minimum) is not IInvocationOperation { TargetMethod: { Name: "Min", ContainingType.Name: "Math" }, Arguments: [var first, var second] })
+        {
+            return false;
+        }
+
+        bool IsRemaining(IOperation value) =>
+            Strip(value) is IBinaryOperation { OperatorKind: BinaryOperatorKind.Subtract } remaining
+            && TryGetArrayLength(remaining.LeftOperand, out var array) && SameValue(array, data)
+            && IsLocal(remaining.RightOperand, offset);
+
+        if (IsRemaining(second.Value))
+        {
+            chunk = StripImplicit(first.Value);
+            return true;
+        }
+
+        if (IsRemaining(first.Value))
+        {
+            chunk = StripImplicit(second.Value);
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool IsStableInt(IOperation value) =>
+        value.Type?.SpecialType == SpecialType.System_Int32
+        && (value.ConstantValue.HasValue || StripImplicit(value) is ILocalReferenceOperation or IParameterReferenceOperation or IFieldReferenceOperation);
+
+    private static bool IsZero(IOperation? value) => value?.ConstantValue is { HasValue: true, Value: 0 };
+
+    private static bool IsLocal(IOperation? operation, ILocalSymbol local) =>
+        Strip(operation) is ILocalReferenceOperation reference && SymbolEqualityComparer.Default.Equals(reference.Local, local);
+
+    private static bool SameValue(IOperation a, IOperation b)
+    {
+        var left = Strip(a);
+        var right = Strip(b);
+        return (left, right) switch
+        {
+            (ILocalReferenceOperation l, ILocalReferenceOperation r) => SymbolEqualityComparer.Default.Equals(l.Local, r.Local),
+            (IParameterReferenceOperation l, IParameterReferenceOperation r) => SymbolEqualityComparer.Default.Equals(l.Parameter, r.Parameter),
+            (IFieldReferenceOperation l, IFieldReferenceOperation r) => SymbolEqualityComparer.Default.Equals(l.Field, r.Field)
+                && (l.Instance is null or IInstanceReferenceOperation ? r.Instance is null or IInstanceReferenceOperation : r.Instance is not null && SameValue(l.Instance, r.Instance)),
+            _ => false,
+        };
+    }
+
+    /// <summary>The send goes to the very channel whose amount was polled.</summary>
+    private static bool SameReceiver(IOperation? sendInstance, IOperation member) =>
+        sendInstance is not null
+        && member is IMemberReferenceOperation { Instance: { } polled }
+        && (SameValue(sendInstance, polled) || (Strip(sendInstance) is IInstanceReferenceOperation && Strip(polled) is IInstanceReferenceOperation));
+
+    private static bool IsLocalDeclaredAsZero(ILocalSymbol local, IOperation loop) =>
+        Descendants(FunctionRoot(loop)).OfType<IVariableDeclaratorOperation>()
+            .Any(d => SymbolEqualityComparer.Default.Equals(d.Symbol, local) && IsZero(d.Initializer?.Value));
+
+    private static bool IsReadAfter(IOperation loop, ILocalSymbol local)
+    {
+        var model = loop.SemanticModel;
+        if (model is null || loop.Syntax is not StatementSyntax statement)
+        {
+            return true;
+        }
+
+        var flow = model.AnalyzeDataFlow(statement);
+        return flow is null || !flow.Succeeded
+            || flow.ReadOutside.Contains(local, SymbolEqualityComparer.Default)
+            || flow.Captured.Contains(local, SymbolEqualityComparer.Default);
     }
 
     private static string WaitStatement(string receiver, string threshold, WaitDetails wait) =>
@@ -615,6 +856,11 @@ internal sealed class PollingAnalysis
             properties[PollingSite.ReplacementKey] = f.Replacement;
             additional.Add(f.Target.GetLocation());
             additional.AddRange(f.Kept.Select(k => k.GetLocation()));
+            if (f.SendLoop is { } sendLoop)
+            {
+                properties[PollingSite.SendLoopReplacementKey] = sendLoop.Replacement;
+                properties[PollingSite.SendLoopSpanKey] = FormattableString.Invariant($"{sendLoop.Target.Span.Start},{sendLoop.Target.Span.Length}");
+            }
         }
 
         context.ReportDiagnostic(Diagnostic.Create(
@@ -734,7 +980,12 @@ internal sealed class PollingAnalysis
 
     private readonly record struct WaitDetails(string Token, string ConfigureAwait);
 
-    private sealed record Fix(string Replacement, SyntaxNode Target, ImmutableArray<SyntaxNode> Kept);
+    private sealed record Fix(string Replacement, SyntaxNode Target, ImmutableArray<SyntaxNode> Kept)
+    {
+        public SendLoopFix? SendLoop { get; init; }
+    }
+
+    private sealed record SendLoopFix(string Replacement, SyntaxNode Target);
 
     private sealed record TreeState(BufferedAmountMatcher Matcher, bool MentionsCandidate);
 }

@@ -16,6 +16,12 @@ internal static class PollingSite
     /// <summary>The code that replaces the first additional location.</summary>
     public const string ReplacementKey = "Replacement";
 
+    /// <summary>Present when the whole chunked-send loop around the wait can become one SendAsync call.</summary>
+    public const string SendLoopReplacementKey = "SendLoopReplacement";
+
+    /// <summary>The span, "start,length", of the send loop that <see cref="SendLoopReplacementKey"/> replaces.</summary>
+    public const string SendLoopSpanKey = "SendLoopSpan";
+
     public const string ReplaceWaitFix = "ReplaceWait";
 
     public const string WaitLoop = "WaitLoop";

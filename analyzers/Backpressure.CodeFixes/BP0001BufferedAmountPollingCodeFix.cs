@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Composition;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -10,6 +11,7 @@ using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.CodeFixes;
 
@@ -24,6 +26,9 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     /// <summary>The equivalence key of "replace the wait"; stable, so fix-all and tooling can ask for it.</summary>
     public const string ReplaceWaitEquivalenceKey = "BP0001.ReplaceWait";
 
+    /// <summary>The equivalence key of "replace the send loop"; stable, so fix-all and tooling can ask for it.</summary>
+    public const string ReplaceSendLoopEquivalenceKey = "BP0001.ReplaceSendLoop";
+
     private const string RuntimeNamespace = "Backpressure";
 
     /// <inheritdoc/>
@@ -35,25 +40,33 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     /// <inheritdoc/>
     public override Task RegisterCodeFixesAsync(CodeFixContext context)
     {
-        foreach (var diagnostic in context.Diagnostics.Where(IsFixable))
+        foreach (var diagnostic in context.Diagnostics)
         {
-            context.RegisterCodeFix(
-                CodeAction.Create(
-                    "Wait for the low-buffer event instead of polling",
-                    cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), cancellationToken),
-                    ReplaceWaitEquivalenceKey),
-                diagnostic);
+            if (Edit.For(diagnostic, ReplaceWaitEquivalenceKey) is not null)
+            {
+                context.RegisterCodeFix(
+                    CodeAction.Create(
+                        "Wait for the low-buffer event instead of polling",
+                        cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), ReplaceWaitEquivalenceKey, cancellationToken),
+                        ReplaceWaitEquivalenceKey),
+                    diagnostic);
+            }
+
+            if (Edit.For(diagnostic, ReplaceSendLoopEquivalenceKey) is not null)
+            {
+                context.RegisterCodeFix(
+                    CodeAction.Create(
+                        "Replace the send loop with Backpressure's SendAsync",
+                        cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), ReplaceSendLoopEquivalenceKey, cancellationToken),
+                        ReplaceSendLoopEquivalenceKey),
+                    diagnostic);
+            }
         }
 
         return Task.CompletedTask;
     }
 
-    private static bool IsFixable(Diagnostic diagnostic) =>
-        diagnostic.Properties.TryGetValue(PollingSite.FixKey, out var fix) && fix == PollingSite.ReplaceWaitFix
-        && diagnostic.Properties.ContainsKey(PollingSite.ReplacementKey)
-        && diagnostic.AdditionalLocations.Count > 0;
-
-    private static async Task<Document> ApplyAsync(Document document, ImmutableArray<Diagnostic> diagnostics, CancellationToken cancellationToken)
+    private static async Task<Document> ApplyAsync(Document document, ImmutableArray<Diagnostic> diagnostics, string equivalenceKey, CancellationToken cancellationToken)
     {
         var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
         if (root is null)
@@ -61,19 +74,23 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
             return document;
         }
 
-        var edits = new List<(SyntaxNode Target, Diagnostic Diagnostic)>();
-        foreach (var diagnostic in diagnostics.Where(IsFixable))
+        var edits = new List<(SyntaxNode Target, Edit Edit)>();
+        foreach (var diagnostic in diagnostics)
         {
-            var span = diagnostic.AdditionalLocations[0].SourceSpan;
-            var target = root.FindNode(span, getInnermostNodeForTie: true);
-            while (target.Span != span && target.Parent is { } parent)
+            if (Edit.For(diagnostic, equivalenceKey) is not { } edit)
+            {
+                continue;
+            }
+
+            var target = root.FindNode(edit.Target, getInnermostNodeForTie: true);
+            while (target.Span != edit.Target && target.Parent is { } parent)
             {
                 target = parent;
             }
 
-            if (target.Span == span)
+            if (target.Span == edit.Target)
             {
-                edits.Add((target, diagnostic));
+                edits.Add((target, edit));
             }
         }
 
@@ -84,7 +101,7 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
 
         var newline = DetectNewline(root);
         var tracked = root.TrackNodes(edits.Select(e => e.Target));
-        foreach (var (target, diagnostic) in edits)
+        foreach (var (target, edit) in edits)
         {
             // A site nested in one already rewritten is gone with it.
             if (tracked.GetCurrentNode(target) is not { } current)
@@ -92,10 +109,9 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
                 continue;
             }
 
-            var replacement = diagnostic.Properties[PollingSite.ReplacementKey]!;
             tracked = target is StatementSyntax statement
-                ? ReplaceStatement(tracked, (StatementSyntax)current, statement, replacement, KeptStatements(root, diagnostic), newline)
-                : tracked.ReplaceNode(current, SyntaxFactory.ParseExpression(replacement).WithTriviaFrom(current));
+                ? ReplaceStatement(tracked, (StatementSyntax)current, statement, edit.Replacement, KeptStatements(root, edit.Kept), newline)
+                : tracked.ReplaceNode(current, SyntaxFactory.ParseExpression(edit.Replacement).WithTriviaFrom(current));
         }
 
         if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, cancellationToken).ConfigureAwait(false))
@@ -106,9 +122,8 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         return document.WithSyntaxRoot(tracked);
     }
 
-    private static IEnumerable<StatementSyntax> KeptStatements(SyntaxNode root, Diagnostic diagnostic) =>
-        diagnostic.AdditionalLocations.Skip(1)
-            .Select(location => root.FindNode(location.SourceSpan, getInnermostNodeForTie: true).FirstAncestorOrSelf<StatementSyntax>())
+    private static IEnumerable<StatementSyntax> KeptStatements(SyntaxNode root, IEnumerable<TextSpan> kept) =>
+        kept.Select(span => root.FindNode(span, getInnermostNodeForTie: true).FirstAncestorOrSelf<StatementSyntax>())
             .Where(statement => statement is not null)!;
 
     private static SyntaxNode ReplaceStatement(
@@ -233,6 +248,34 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         protected override string GetFixAllTitle(FixAllContext fixAllContext) => "Wait for the low-buffer event instead of polling (all)";
 
         protected override async Task<Document?> FixAllAsync(FixAllContext fixAllContext, Document document, ImmutableArray<Diagnostic> diagnostics) =>
-            await ApplyAsync(document, diagnostics, fixAllContext.CancellationToken).ConfigureAwait(false);
+            await ApplyAsync(document, diagnostics, fixAllContext.CodeActionEquivalenceKey ?? ReplaceWaitEquivalenceKey, fixAllContext.CancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One rewrite read from a diagnostic: what to replace, with what, and which statements to keep after it.</summary>
+    private sealed record Edit(TextSpan Target, string Replacement, ImmutableArray<TextSpan> Kept)
+    {
+        public static Edit? For(Diagnostic diagnostic, string equivalenceKey)
+        {
+            var properties = diagnostic.Properties;
+            if (equivalenceKey == ReplaceWaitEquivalenceKey)
+            {
+                return properties.TryGetValue(PollingSite.FixKey, out var fix) && fix == PollingSite.ReplaceWaitFix
+                    && properties.TryGetValue(PollingSite.ReplacementKey, out var replacement) && replacement is not null
+                    && diagnostic.AdditionalLocations.Count > 0
+                    ? new Edit(diagnostic.AdditionalLocations[0].SourceSpan, replacement, diagnostic.AdditionalLocations.Skip(1).Select(l => l.SourceSpan).ToImmutableArray())
+                    : null;
+            }
+
+            if (equivalenceKey == ReplaceSendLoopEquivalenceKey
+                && properties.TryGetValue(PollingSite.SendLoopReplacementKey, out var loop) && loop is not null
+                && properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span?.Split(',') is [var start, var length]
+                && int.TryParse(start, NumberStyles.None, CultureInfo.InvariantCulture, out var s)
+                && int.TryParse(length, NumberStyles.None, CultureInfo.InvariantCulture, out var l))
+            {
+                return new Edit(new TextSpan(s, l), loop, ImmutableArray<TextSpan>.Empty);
+            }
+
+            return null;
+        }
     }
 }

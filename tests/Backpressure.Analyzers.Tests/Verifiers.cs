@@ -35,9 +35,12 @@ internal static class CSharpCodeFixVerifier<TAnalyzer, TCodeFix>
     public static DiagnosticResult Diagnostic() => new(DiagnosticDescriptors.BufferedAmountPolling);
 
     /// <summary>Verifies the diagnostics and the fixed code; a fixed source equal to the source means "no fix offered".</summary>
-    public static Task VerifyCodeFixAsync(string source, string fixedSource, params DiagnosticResult[] expected)
+    public static Task VerifyCodeFixAsync(string source, string fixedSource, params DiagnosticResult[] expected) =>
+        VerifyCodeFixAsync(source, fixedSource, Backpressure.CodeFixes.BP0001BufferedAmountPollingCodeFix.ReplaceWaitEquivalenceKey, expected);
+
+    public static Task VerifyCodeFixAsync(string source, string fixedSource, string equivalenceKey, params DiagnosticResult[] expected)
     {
-        var test = new Test { TestCode = source, FixedCode = fixedSource };
+        var test = new Test { TestCode = source, FixedCode = fixedSource, CodeActionEquivalenceKey = equivalenceKey };
         test.ExpectedDiagnostics.AddRange(expected);
         return test.RunAsync();
     }
