@@ -15,6 +15,14 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Warning,
         description: "Waiting for a send queue to drain by sleeping adds up to one interval of dead time per stall, caps throughput on fast links, burns CPU when the interval is short, and usually never notices the channel closing. Wait for the channel's buffered-amount-low event (Backpressure's WaitForBufferedAmountLowAsync or SendAsync) instead.");
 
+    public static readonly DiagnosticDescriptor ChannelNotAdaptable = Create(
+        DiagnosticIds.ChannelNotAdaptable,
+        title: "Channel type cannot be adapted to IBufferedChannel",
+        messageFormat: "No IBufferedChannel adapter can be generated for '{0}': {1}",
+        category: "Usage",
+        DiagnosticSeverity.Error,
+        description: "AsBufferedChannel() asks the compile-time generator for an adapter from the channel type to Backpressure.IBufferedChannel. It needs a public integral BufferedAmount and a public synchronous Send taking bytes; the message says what is missing.");
+
     public static string HelpLink(string id) => HelpLinkBase + id + ".md";
 
     private static DiagnosticDescriptor Create(

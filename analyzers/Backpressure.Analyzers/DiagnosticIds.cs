@@ -5,4 +5,7 @@ public static class DiagnosticIds
 {
     /// <summary>Time-based polling on a channel's buffered amount.</summary>
     public const string BufferedAmountPolling = "BP0001";
+
+    /// <summary>A type asked for as a buffered channel that no adapter can be generated for.</summary>
+    public const string ChannelNotAdaptable = "BP0002";
 }

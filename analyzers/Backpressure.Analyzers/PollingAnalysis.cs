@@ -557,11 +557,17 @@ internal sealed class PollingAnalysis
     }
 
     /// <summary>
-    /// An <c>AsBufferedChannel()</c> for the type is usable after the fix when it is in scope already or is
-    /// declared in namespace <c>Backpressure</c>, which the fix imports.
+    /// An <c>AsBufferedChannel()</c> for the type is usable after the fix when the generator can write it,
+    /// when one is in scope already, or when one is declared in namespace <c>Backpressure</c>, which the fix imports.
     /// </summary>
     private bool HasAdapter(ITypeSymbol type, IOperation site)
     {
+        // The compile-time generator (shipped beside this analyzer) writes the adapter once the call exists.
+        if (type is INamedTypeSymbol named && Adapters.ChannelShapeBinder.Bind(named, _compilation).Shape is not null)
+        {
+            return true;
+        }
+
         if (site.SemanticModel is { } model
             && model.LookupSymbols(site.Syntax.SpanStart, type, AdapterMethodName, includeReducedExtensionMethods: true)
                 .OfType<IMethodSymbol>().Any(m => m.Parameters.Length == 0 && IsChannelContract(m.ReturnType)))

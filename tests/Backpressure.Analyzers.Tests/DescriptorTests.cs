@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace Backpressure.Analyzers.Tests;
@@ -9,7 +10,7 @@ public sealed class DescriptorTests
     public static TheoryData<string> RuleIds()
     {
         var data = new TheoryData<string>();
-        foreach (var descriptor in Analyzers().SelectMany(a => a.SupportedDiagnostics).DistinctBy(d => d.Id))
+        foreach (var descriptor in Descriptors())
         {
             data.Add(descriptor.Id);
         }
@@ -21,7 +22,7 @@ public sealed class DescriptorTests
     [MemberData(nameof(RuleIds))]
     public void EveryRule_HasAHelpLink_ToItsDocPage_ThatExists(string id)
     {
-        var descriptor = Analyzers().SelectMany(a => a.SupportedDiagnostics).First(d => d.Id == id);
+        var descriptor = Descriptors().Single(d => d.Id == id);
         var page = Path.Combine(RepositoryRoot(), "docs", "rules", id + ".md");
 
         Assert.Equal(DiagnosticDescriptors.HelpLinkBase + id + ".md", descriptor.HelpLinkUri);
@@ -45,10 +46,16 @@ public sealed class DescriptorTests
     {
         var declared = typeof(DiagnosticIds).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (string)f.GetValue(null)!).Order();
 
-        var reported = Analyzers().SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).Distinct().Order();
+        var described = Descriptors().Select(d => d.Id).Order();
 
-        Assert.Equal(declared, reported);
+        Assert.Equal(declared, described);
+        Assert.All(Analyzers().SelectMany(a => a.SupportedDiagnostics), d => Assert.Contains(d, Descriptors()));
     }
+
+    private static IEnumerable<DiagnosticDescriptor> Descriptors() =>
+        typeof(DiagnosticDescriptors).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!);
 
     private static IEnumerable<DiagnosticAnalyzer> Analyzers() =>
         typeof(DiagnosticIds).Assembly.GetTypes()
