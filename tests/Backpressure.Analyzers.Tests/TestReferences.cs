@@ -15,6 +15,11 @@ internal static class TestReferences
 
     public static ImmutableArray<MetadataReference> All => s_all.Value;
 
+    /// <summary>The framework and the runtime, without the stub channels: for tests that bring their own.</summary>
+    public static ImmutableArray<MetadataReference> FrameworkAndRuntime { get; } =
+        Basic.Reference.Assemblies.Net100.References.All.Cast<MetadataReference>().ToImmutableArray()
+            .Add(MetadataReference.CreateFromFile(typeof(IBufferedChannel).Assembly.Location));
+
     /// <summary>
     /// Channel shapes the analyzer meets. SIPSorcery is not available here: its public surface is stubbed,
     /// signatures only. Their adapters come from the compile-time generator, which every test runs.

@@ -82,7 +82,8 @@ public sealed class ChannelAdapterGenerator : IIncrementalGenerator
             output.CancellationToken.ThrowIfCancellationRequested();
             if (request.Binding.Shape is not { } shape)
             {
-                output.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ChannelNotAdaptable, request.Location.ToLocation(), request.Binding.TypeName, request.Binding.Missing));
+                var displayName = request.Binding.TypeName.Replace("global::", string.Empty);
+                output.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ChannelNotAdaptable, request.Location.ToLocation(), displayName, request.Binding.Missing));
                 continue;
             }
 
