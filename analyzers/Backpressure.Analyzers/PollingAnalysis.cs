@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -24,6 +25,9 @@ internal sealed class PollingAnalysis
     private readonly AnalyzerConfigOptionsProvider _options;
     private readonly ConcurrentDictionary<SyntaxTree, TreeState> _trees = new();
     private readonly ConcurrentDictionary<INamedTypeSymbol, bool> _canSend = new(SymbolEqualityComparer.Default);
+
+    // Per function: which locals hold nothing but a buffered amount. Computed once, not per comparison.
+    private readonly ConditionalWeakTable<IOperation, ConcurrentDictionary<ILocalSymbol, IOperation?>> _copySources = new();
 
     public PollingAnalysis(Compilation compilation, WellKnownTypes types, AnalyzerConfigOptionsProvider options)
     {
@@ -53,7 +57,8 @@ internal sealed class PollingAnalysis
             return;
         }
 
-        if (!TryFindComparison(condition, tree.Matcher, out var comparison) || !TimedWaits(loop.Body).Any())
+        // The wait check is the cheaper one: most loops that compare a number never sleep.
+        if (!TimedWaits(loop.Body, context.ContainingSymbol).Any() || !TryFindComparison(condition, tree.Matcher, until: false, out var comparison))
         {
             return;
         }
@@ -67,15 +72,15 @@ internal sealed class PollingAnalysis
         var conditional = (IConditionalOperation)context.Operation;
 
         // Only if statements: a conditional expression cannot hold a wait statement.
-        if (conditional.Syntax is not IfStatementSyntax
-            || !TryGetTree(conditional, context.CancellationToken, out var tree)
-            || !TryFindComparison(conditional.Condition, tree.Matcher, out var comparison))
+        if (conditional.Syntax is not IfStatementSyntax || !TryGetTree(conditional, context.CancellationToken, out var tree))
         {
             return;
         }
 
-        var waits = TimedWaits(conditional.WhenTrue).ToList();
-        if (waits.Count == 0 || IsInsidePollingLoop(conditional, tree))
+        var waits = TimedWaits(conditional.WhenTrue, context.ContainingSymbol).ToList();
+        if (waits.Count == 0
+            || !TryFindComparison(conditional.Condition, tree.Matcher, until: false, out var comparison)
+            || IsInsidePollingLoop(conditional, tree, context.ContainingSymbol))
         {
             return;
         }
@@ -89,7 +94,7 @@ internal sealed class PollingAnalysis
             shape = PollingSite.IfContinue;
             fix = TryFixIfContinue(conditional, statements, comparison, context.ContainingSymbol);
         }
-        else if (last is IReturnOperation && FindDelayContinuation(statements) is { } delay)
+        else if (last is IReturnOperation && FindDelayContinuation(statements, context.ContainingSymbol) is { } delay)
         {
             shape = PollingSite.SetTimeoutTwin;
             fix = conditional.WhenFalse is null ? TryFixSetTimeoutTwin(conditional, delay, comparison) : null;
@@ -114,7 +119,7 @@ internal sealed class PollingAnalysis
             || invocation.Arguments.Length == 0
             || Strip(invocation.Arguments[0].Value) is not IDelegateCreationOperation { Target: IAnonymousFunctionOperation lambda }
             || !TryGetTree(invocation, context.CancellationToken, out var tree)
-            || !TryFindComparison(lambda.Body, tree.Matcher, out var comparison))
+            || !TryFindComparison(lambda.Body, tree.Matcher, until: true, out var comparison))
         {
             return;
         }
@@ -123,6 +128,8 @@ internal sealed class PollingAnalysis
         if (invocation.Arguments.Length == 1
             && invocation.Parent is IExpressionStatementOperation statement
             && IsAsyncContext(invocation, context.ContainingSymbol)
+            && CanAwaitAt(invocation)
+            && !statement.Syntax.ContainsDirectives
             && lambda.Body.Operations is [IReturnOperation { ReturnedValue: { } until }]
             && TryGetStopRelation(until, comparison, out var untilRelation)
             && ThresholdText(comparison, Negate(untilRelation)) is { } threshold
@@ -140,7 +147,7 @@ internal sealed class PollingAnalysis
         foreach (var gate in Descendants(loop.Body).OfType<IConditionalOperation>())
         {
             if (Statements(gate.WhenTrue).LastOrDefault() is IBranchOperation { BranchKind: BranchKind.Continue }
-                && TryFindComparison(gate.Condition, tree.Matcher, out var comparison))
+                && TryFindComparison(gate.Condition, tree.Matcher, until: false, out var comparison))
             {
                 Report(context, loop.Syntax, "timer loop", comparison, PollingSite.PeriodicTimer, fix: null);
                 return;
@@ -152,8 +159,10 @@ internal sealed class PollingAnalysis
     {
         if (!TryGetStopRelation(loop.Condition!, comparison, out var relation)
             || ThresholdText(comparison, relation) is not { } threshold
-            || !TryGetWaitOnlyStatements(Statements(loop.Body), comparison.ViaLocal, out var wait, out var kept)
+            || !TryGetWaitOnlyStatements(Statements(loop.Body), comparison, out var wait, out var kept)
             || !IsAsyncContext(loop, containingSymbol)
+            || !CanAwaitAt(loop)
+            || loop.Syntax.ContainsDirectives
             || ReceiverText(comparison.Member, loop) is not { } receiver)
         {
             return null;
@@ -167,21 +176,22 @@ internal sealed class PollingAnalysis
 
     private Fix? TryFixIfContinue(IConditionalOperation conditional, ImmutableArray<IOperation> statements, Comparison comparison, ISymbol containingSymbol)
     {
-        // `continue` re-runs whatever the loop does before the if: rewrite only when nothing does, in a
-        // plain while loop (a for loop's incrementor or a foreach's next element would be skipped).
+        // Only the wait is replaced; the if and its continue stay, so whatever continue did before
+        // (re-check the loop condition, run a for loop's incrementor, take foreach's next element) it still does.
         if (conditional.WhenFalse is not null
-            || conditional.Parent is not IBlockOperation { Parent: IWhileLoopOperation { ConditionIsTop: true } } block
-            || !ReferenceEquals(block.Operations[0], conditional)
+            || statements.Length != 2
             || !TryGetStopRelation(conditional.Condition, comparison, out var relation)
             || ThresholdText(comparison, relation) is not { } threshold
-            || !TryGetWaitOnlyStatements(statements.RemoveAt(statements.Length - 1), viaLocal: null, out var wait, out _)
+            || !TryGetWaitOnlyStatements(ImmutableArray.Create(statements[0]), comparison, out var wait, out _)
             || !IsAsyncContext(conditional, containingSymbol)
+            || !CanAwaitAt(conditional)
+            || conditional.Syntax.ContainsDirectives
             || ReceiverText(comparison.Member, conditional) is not { } receiver)
         {
             return null;
         }
 
-        return new Fix(WaitStatement(receiver, threshold, wait), conditional.Syntax, ImmutableArray<SyntaxNode>.Empty)
+        return new Fix(WaitStatement(receiver, threshold, wait), statements[0].Syntax, ImmutableArray<SyntaxNode>.Empty)
         {
             SendLoop = TryFixSendLoop(conditional, comparison, receiver, threshold, wait),
         };
@@ -192,6 +202,7 @@ internal sealed class PollingAnalysis
         // The continuation stays; only its trigger changes from "50 ms later" to "when the queue is low".
         if (!TryGetStopRelation(conditional.Condition, comparison, out var relation)
             || ThresholdText(comparison, relation) is not { } threshold
+            || conditional.Syntax.ContainsDirectives
             || ReceiverText(comparison.Member, delay) is not { } receiver)
         {
             return null;
@@ -210,7 +221,11 @@ internal sealed class PollingAnalysis
     /// </summary>
     private SendLoopFix? TryFixSendLoop(IOperation wait, Comparison comparison, string receiver, string threshold, WaitDetails details)
     {
-        if (wait.Parent is not IBlockOperation { Parent: ILoopOperation loop } body || body.Operations.Length < 2 || !ReferenceEquals(body.Operations[0], wait))
+        if (wait.Parent is not IBlockOperation { Parent: ILoopOperation loop } body
+            || body.Operations.Length < 2
+            || !ReferenceEquals(body.Operations[0], wait)
+            || !ConvertsToLong(StripImplicit(comparison.Other))
+            || loop.Syntax.ContainsDirectives)
         {
             return null;
         }
@@ -238,7 +253,7 @@ internal sealed class PollingAnalysis
             case IWhileLoopOperation { ConditionIsTop: true, ConditionIsUntil: false } whileLoop
                 when rest is [.., IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { OperatorKind: BinaryOperatorKind.Add } advance }]
                     && advance.Target is ILocalReferenceOperation advanced
-                    && IsLocalDeclaredAsZero(advanced.Local, loop)
+                    && IsDeclaredAsZeroJustBefore(advanced.Local, loop)
                     && !IsReadAfter(loop, advanced.Local):
                 offset = advanced.Local;
                 rest = rest.RemoveAt(rest.Length - 1);
@@ -418,9 +433,23 @@ internal sealed class PollingAnalysis
         && member is IMemberReferenceOperation { Instance: { } polled }
         && (SameValue(sendInstance, polled) || (Strip(sendInstance) is IInstanceReferenceOperation && Strip(polled) is IInstanceReferenceOperation));
 
-    private static bool IsLocalDeclaredAsZero(ILocalSymbol local, IOperation loop) =>
-        Descendants(FunctionRoot(loop)).OfType<IVariableDeclaratorOperation>()
-            .Any(d => SymbolEqualityComparer.Default.Equals(d.Symbol, local) && IsZero(d.Initializer?.Value));
+    /// <summary>
+    /// The statement right before the loop is <c>var offset = 0;</c>: nothing can move the offset between its
+    /// declaration and the loop (a resume point would make "send from 0" wrong).
+    /// </summary>
+    private static bool IsDeclaredAsZeroJustBefore(ILocalSymbol local, IOperation loop)
+    {
+        if (loop.Parent is not IBlockOperation block)
+        {
+            return false;
+        }
+
+        var index = block.Operations.IndexOf(loop);
+        return index > 0
+            && block.Operations[index - 1] is IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var declarator] }] }
+            && SymbolEqualityComparer.Default.Equals(declarator.Symbol, local)
+            && IsZero(declarator.Initializer?.Value);
+    }
 
     private static bool IsReadAfter(IOperation loop, ILocalSymbol local)
     {
@@ -444,9 +473,9 @@ internal sealed class PollingAnalysis
     /// so replacing it with one event-driven wait drops nothing the program did.
     /// </summary>
     private bool TryGetWaitOnlyStatements(
-        ImmutableArray<IOperation> statements, ILocalSymbol? viaLocal, out WaitDetails wait, out ImmutableArray<SyntaxNode> kept)
+        ImmutableArray<IOperation> statements, Comparison comparison, out WaitDetails wait, out ImmutableArray<SyntaxNode> kept)
     {
-        wait = default;
+        wait = new WaitDetails(string.Empty, string.Empty);
         var keep = ImmutableArray.CreateBuilder<SyntaxNode>();
         var sawWait = false;
         foreach (var statement in statements)
@@ -457,9 +486,12 @@ internal sealed class PollingAnalysis
                 return false;
             }
 
-            if (viaLocal is not null
-                && expression is ISimpleAssignmentOperation { Target: ILocalReferenceOperation target }
-                && SymbolEqualityComparer.Default.Equals(target.Local, viaLocal))
+            // A re-read of the compared local is kept after the wait, but only a re-read of the polled member itself.
+            if (comparison.ViaLocal is not null
+                && expression is ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } refresh
+                && SymbolEqualityComparer.Default.Equals(target.Local, comparison.ViaLocal)
+                && Strip(refresh.Value) is IMemberReferenceOperation source
+                && SymbolEqualityComparer.Default.Equals(source.Member, ((IMemberReferenceOperation)comparison.Member).Member))
             {
                 keep.Add(statement.Syntax);
                 continue;
@@ -471,11 +503,11 @@ internal sealed class PollingAnalysis
                 return false;
             }
 
-            if (!sawWait)
-            {
-                wait = details;
-                sawWait = true;
-            }
+            // Every wait's cancellation token and ConfigureAwait count: the first one that has each.
+            wait = new WaitDetails(
+                wait.Token.Length > 0 ? wait.Token : details.Token ?? string.Empty,
+                wait.ConfigureAwait.Length > 0 ? wait.ConfigureAwait : details.ConfigureAwait ?? string.Empty);
+            sawWait = true;
         }
 
         kept = keep.ToImmutable();
@@ -484,17 +516,23 @@ internal sealed class PollingAnalysis
 
     private bool TryParseWait(IOperation expression, out WaitDetails details)
     {
-        details = default;
+        details = new WaitDetails(string.Empty, string.Empty);
         if (expression is IAwaitOperation { Operation: var awaited })
         {
             var configureAwait = string.Empty;
             if (awaited is IInvocationOperation { TargetMethod.Name: "ConfigureAwait", Instance: { } configured, Arguments: [var argument] })
             {
+                // ConfigureAwait(bool) carries over; Task-only options such as ConfigureAwaitOptions do not exist on a ValueTask.
+                if (argument.Value.Type?.SpecialType != SpecialType.System_Boolean)
+                {
+                    return false;
+                }
+
                 configureAwait = $".ConfigureAwait({argument.Value.Syntax})";
                 awaited = configured;
             }
 
-            if (awaited is IInvocationOperation task && Is(task.TargetMethod.ContainingType, _types.Task) && task.TargetMethod.Name is "Delay" or "Yield" && IsTimedWait(task))
+            if (awaited is IInvocationOperation task && Is(task.TargetMethod.ContainingType, _types.Task) && task.TargetMethod.Name is "Delay" or "Yield" && task.Parent is not null)
             {
                 details = new WaitDetails(CancellationTokenArgument(task), configureAwait);
                 return true;
@@ -505,9 +543,9 @@ internal sealed class PollingAnalysis
 
         // Blocking waits: the fix turns them into an await, so it is offered only in async code.
         return expression is IInvocationOperation invocation
-            && IsTimedWait(invocation)
             && !IsTimerReschedule(invocation.TargetMethod)
-            && !Is(invocation.TargetMethod.ContainingType, _types.Task);
+            && ((Is(invocation.TargetMethod.ContainingType, _types.Thread) && invocation.TargetMethod.Name is "Sleep" or "SpinWait" or "Yield")
+                || (Is(invocation.TargetMethod.ContainingType, _types.SpinWait) && invocation.TargetMethod.Name == "SpinOnce"));
     }
 
     private string CancellationTokenArgument(IInvocationOperation invocation)
@@ -534,20 +572,13 @@ internal sealed class PollingAnalysis
             return null;
         }
 
-        string text;
-        if (instance.IsImplicit)
+        // Evaluated once after the fix instead of on every check: only values that cannot change meanwhile.
+        if (!IsStableReceiver(instance))
         {
-            text = "this";
-        }
-        else if (IsStableReceiver(instance.Syntax))
-        {
-            text = instance.Syntax.ToString();
-        }
-        else
-        {
-            return null; // evaluating it once instead of on every check could change what it returns
+            return null;
         }
 
+        var text = instance.IsImplicit ? "this" : instance.Syntax.ToString();
         if (IsChannelContract(type))
         {
             return text;
@@ -583,12 +614,15 @@ internal sealed class PollingAnalysis
     }
 
     private bool IsChannelContract(ITypeSymbol type) =>
-        Is(type, _types.BufferedChannel) || type.AllInterfaces.Any(i => Is(i, _types.BufferedChannel));
+        Is(type, _types.BufferedChannel)
+        || type.AllInterfaces.Any(i => Is(i, _types.BufferedChannel))
+        || (type is ITypeParameterSymbol parameter && parameter.ConstraintTypes.Any(IsChannelContract));
 
-    private static bool IsStableReceiver(SyntaxNode syntax) => syntax switch
+    private static bool IsStableReceiver(IOperation instance) => instance switch
     {
-        IdentifierNameSyntax or ThisExpressionSyntax => true,
-        MemberAccessExpressionSyntax { Name: IdentifierNameSyntax } access => IsStableReceiver(access.Expression),
+        ILocalReferenceOperation or IParameterReferenceOperation or IInstanceReferenceOperation => true,
+        IFieldReferenceOperation { Instance: null } => true,
+        IFieldReferenceOperation { Instance: { } outer } => IsStableReceiver(outer),
         _ => false,
     };
 
@@ -599,6 +633,11 @@ internal sealed class PollingAnalysis
     private string? ThresholdText(Comparison comparison, BinaryOperatorKind continueWhile)
     {
         var other = StripImplicit(comparison.Other);
+        if (!comparison.Exact || Descendants(other, includeSelf: true).Any(o => o is IInvocationOperation or IObjectCreationOperation or IAwaitOperation))
+        {
+            return null; // a narrowed amount, or a threshold computed by a call that the loop re-ran on every check
+        }
+
         var text = other.Syntax.ToString();
         var constant = other.ConstantValue is { HasValue: true, Value: var value } && value is not null && IsIntegral(value)
             ? (decimal?)Convert.ToDecimal(value, CultureInfo.InvariantCulture)
@@ -609,7 +648,7 @@ internal sealed class PollingAnalysis
             case BinaryOperatorKind.NotEquals when constant == 0:
                 return "0";
             case BinaryOperatorKind.GreaterThan:
-                return constant is { } c ? (c <= long.MaxValue ? text : null) : AsLong(other, text);
+                return constant is { } c ? (c is >= 0 and <= long.MaxValue ? text : null) : ConvertsToThreshold(other) ? text : null;
             case BinaryOperatorKind.GreaterThanOrEqual:
                 if (constant is { } k)
                 {
@@ -617,33 +656,24 @@ internal sealed class PollingAnalysis
                         : other.Syntax is LiteralExpressionSyntax ? (k - 1).ToString(CultureInfo.InvariantCulture) : $"{Parenthesize(other.Syntax)} - 1";
                 }
 
-                return AsLong(other, text) is { } converted ? $"{ParenthesizeText(converted, other.Syntax)} - 1" : null;
+                return ConvertsToThreshold(other) ? $"{Parenthesize(other.Syntax)} - 1" : null;
             default:
                 return null;
         }
     }
 
-    private string? AsLong(IOperation other, string text)
-    {
-        var longType = _compilation.GetSpecialType(SpecialType.System_Int64);
-        if (other.Type is null)
-        {
-            return null;
-        }
+    /// <summary>The runtime takes a long threshold, and a ulong one through its own overload (clamped).</summary>
+    private bool ConvertsToThreshold(IOperation other) =>
+        ConvertsToLong(other) || other.Type?.SpecialType == SpecialType.System_UInt64;
 
-        var conversion = _compilation.ClassifyCommonConversion(other.Type, longType);
-        if (conversion.IsImplicit)
-        {
-            return text;
-        }
-
-        return conversion.Exists && conversion.IsNumeric ? $"(long){Parenthesize(other.Syntax)}" : null;
-    }
+    private bool ConvertsToLong(IOperation other) =>
+        other.ConstantValue.HasValue
+        || (other.Type is { } type && _compilation.ClassifyCommonConversion(type, _compilation.GetSpecialType(SpecialType.System_Int64)).IsImplicit);
 
     private static string Parenthesize(SyntaxNode syntax) => ParenthesizeText(syntax.ToString(), syntax);
 
     private static string ParenthesizeText(string text, SyntaxNode syntax) =>
-        text.StartsWith("(long)", StringComparison.Ordinal) || syntax is IdentifierNameSyntax or LiteralExpressionSyntax or MemberAccessExpressionSyntax or InvocationExpressionSyntax or ElementAccessExpressionSyntax
+        syntax is IdentifierNameSyntax or LiteralExpressionSyntax or MemberAccessExpressionSyntax or ElementAccessExpressionSyntax
             ? text
             : $"({text})";
 
@@ -690,8 +720,12 @@ internal sealed class PollingAnalysis
         _ => kind,
     };
 
-    /// <summary>Finds, inside <paramref name="condition"/>, a comparison of a buffered amount (directly or through a local copied from one).</summary>
-    private static bool TryFindComparison(IOperation condition, BufferedAmountMatcher matcher, out Comparison comparison)
+    /// <summary>
+    /// Finds, inside <paramref name="condition"/>, a comparison of a buffered amount (directly or through a
+    /// local copied from one) under which waiting goes on while the amount is high: a drain wait.
+    /// <paramref name="until"/> says the condition is the one waiting stops at (SpinUntil), not the one it goes on under.
+    /// </summary>
+    private bool TryFindComparison(IOperation condition, BufferedAmountMatcher matcher, bool until, out Comparison comparison)
     {
         foreach (var operation in DescendantsAndSelf(condition))
         {
@@ -700,15 +734,31 @@ internal sealed class PollingAnalysis
                 continue;
             }
 
-            if (TryGetAmount(binary.LeftOperand, matcher, out var member, out var viaLocal))
+            Comparison candidate;
+            if (TryGetAmount(binary.LeftOperand, matcher, out var member, out var viaLocal, out var exact))
             {
-                comparison = new Comparison(binary, member, binary.RightOperand, AmountOnLeft: true, viaLocal);
-                return true;
+                candidate = new Comparison(binary, member, binary.RightOperand, AmountOnLeft: true, viaLocal, exact);
+            }
+            else if (TryGetAmount(binary.RightOperand, matcher, out member, out viaLocal, out exact))
+            {
+                candidate = new Comparison(binary, member, binary.LeftOperand, AmountOnLeft: false, viaLocal, exact);
+            }
+            else
+            {
+                continue;
             }
 
-            if (TryGetAmount(binary.RightOperand, matcher, out member, out viaLocal))
+            // Waiting while the amount is zero or small waits for the queue to fill, which is not this rule's business.
+            var relation = candidate.AmountOnLeft ? binary.OperatorKind : Mirror(binary.OperatorKind);
+            if (CountNegations(binary, condition) % 2 == 1 ^ until)
             {
-                comparison = new Comparison(binary, member, binary.LeftOperand, AmountOnLeft: false, viaLocal);
+                relation = Negate(relation);
+            }
+
+            if (relation is BinaryOperatorKind.GreaterThan or BinaryOperatorKind.GreaterThanOrEqual
+                || (relation == BinaryOperatorKind.NotEquals && StripImplicit(candidate.Other).ConstantValue is { HasValue: true, Value: 0 or 0L or 0UL or 0U }))
+            {
+                comparison = candidate;
                 return true;
             }
         }
@@ -717,24 +767,55 @@ internal sealed class PollingAnalysis
         return false;
     }
 
+    private static int CountNegations(IOperation operation, IOperation root)
+    {
+        var count = 0;
+        for (var current = operation.Parent; current is not null && !ReferenceEquals(current, root.Parent); current = current.Parent)
+        {
+            if (current is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not })
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     private static bool IsComparison(BinaryOperatorKind kind) => kind is BinaryOperatorKind.GreaterThan
         or BinaryOperatorKind.GreaterThanOrEqual or BinaryOperatorKind.LessThan or BinaryOperatorKind.LessThanOrEqual
         or BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals;
 
-    private static bool TryGetAmount(IOperation operand, BufferedAmountMatcher matcher, out IOperation member, out ILocalSymbol? viaLocal)
+    private bool TryGetAmount(IOperation operand, BufferedAmountMatcher matcher, out IOperation member, out ILocalSymbol? viaLocal, out bool exact)
     {
         viaLocal = null;
-        member = Strip(operand);
+        exact = true;
+        member = operand;
+        while (member is IConversionOperation conversion)
+        {
+            // A narrowing cast changes the number compared: the site is reported, but no rewrite keeps it.
+            if (!conversion.IsImplicit && conversion.Operand.Type is { } from && conversion.Type is { } to
+                && !_compilation.ClassifyCommonConversion(from, to).IsImplicit)
+            {
+                exact = false;
+            }
+
+            member = conversion.Operand;
+        }
+
         switch (member)
         {
             case IPropertyReferenceOperation property:
                 return matcher.IsBufferedAmountMember(property.Property);
             case IFieldReferenceOperation field:
                 return matcher.IsBufferedAmountMember(field.Field);
-            case ILocalReferenceOperation local when FindCopySource(local, matcher) is { } source:
-                // A local only counts when it holds the member's value: a parameter or a local that merely
-                // has the name is somebody else's number.
-                member = source;
+            case ISimpleAssignmentOperation { Value: var assigned } when Strip(assigned) is IMemberReferenceOperation source && matcher.IsBufferedAmountMember(source.Member):
+                member = source; // `(q = ch.BufferedAmount) > x`: reported; the assignment would be lost, so no fix
+                exact = false;
+                return true;
+            case ILocalReferenceOperation local when FindCopySource(local, matcher) is { } copied:
+                // A local counts only when every value it ever holds is the member's: a parameter, or a local
+                // that merely has the name or is reused for another number, is somebody else's.
+                member = copied;
                 viaLocal = local.Local;
                 return true;
             default:
@@ -742,42 +823,89 @@ internal sealed class PollingAnalysis
         }
     }
 
-    private static IOperation? FindCopySource(ILocalReferenceOperation local, BufferedAmountMatcher matcher)
+    private IOperation? FindCopySource(ILocalReferenceOperation local, BufferedAmountMatcher matcher)
     {
-        foreach (var operation in Descendants(FunctionRoot(local), enterFunctions: false))
-        {
-            var value = operation switch
-            {
-                IVariableDeclaratorOperation declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, local.Local) => declarator.Initializer?.Value,
-                ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment when SymbolEqualityComparer.Default.Equals(target.Local, local.Local) => assignment.Value,
-                _ => null,
-            };
-
-            if (value is not null && Strip(value) is IMemberReferenceOperation source && matcher.IsBufferedAmountMember(source.Member))
-            {
-                return source;
-            }
-        }
-
-        return null;
+        var root = FunctionRoot(local);
+        var perLocal = _copySources.GetValue(root, static _ => new ConcurrentDictionary<ILocalSymbol, IOperation?>(SymbolEqualityComparer.Default));
+        return perLocal.GetOrAdd(local.Local, l => ComputeCopySource(root, l, matcher));
     }
 
-    private IEnumerable<IInvocationOperation> TimedWaits(IOperation root) =>
-        Descendants(root, enterFunctions: false).OfType<IInvocationOperation>().Where(IsTimedWait);
+    private static IOperation? ComputeCopySource(IOperation root, ILocalSymbol local, BufferedAmountMatcher matcher)
+    {
+        IMemberReferenceOperation? source = null;
+        foreach (var operation in Descendants(root, enterFunctions: true))
+        {
+            IOperation? value;
+            switch (operation)
+            {
+                case IVariableDeclaratorOperation declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, local):
+                    value = declarator.Initializer?.Value;
+                    if (value is null)
+                    {
+                        continue;
+                    }
 
-    private bool IsTimedWait(IInvocationOperation invocation)
+                    break;
+                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                    value = assignment.Value;
+                    break;
+                case ICompoundAssignmentOperation { Target: ILocalReferenceOperation target } when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation counter } when SymbolEqualityComparer.Default.Equals(counter.Local, local):
+                case IArgumentOperation { Parameter.RefKind: RefKind.Out or RefKind.Ref, Value: ILocalReferenceOperation passed } when SymbolEqualityComparer.Default.Equals(passed.Local, local):
+                    return null;
+                default:
+                    continue;
+            }
+
+            if (Strip(value) is not IMemberReferenceOperation copy || !matcher.IsBufferedAmountMember(copy.Member)
+                || (source is not null && !SymbolEqualityComparer.Default.Equals(source.Member, copy.Member)))
+            {
+                return null;
+            }
+
+            source ??= copy;
+        }
+
+        return source;
+    }
+
+    private IEnumerable<IInvocationOperation> TimedWaits(IOperation root, ISymbol containingSymbol) =>
+        Descendants(root, enterFunctions: false).OfType<IInvocationOperation>().Where(i => IsTimedWait(i, containingSymbol));
+
+    private bool IsTimedWait(IInvocationOperation invocation, ISymbol containingSymbol)
     {
         var method = invocation.TargetMethod;
         var type = method.ContainingType;
         if (Is(type, _types.Task))
         {
-            // A delay raced against another task is a timeout on an event-driven wait, not polling.
-            return method.Name == "Yield" || (method.Name == "Delay" && !IsTimeoutRace(invocation));
+            // A delay raced against another task is a timeout on an event-driven wait, not polling; a delay
+            // whose continuation does something else (a watchdog) is not waiting for the queue either.
+            return method.Name == "Yield"
+                || (method.Name == "Delay" && !IsTimeoutRace(invocation) && (ContinuationOf(invocation) is not { } continuation || ReschedulesItsFunction(continuation, containingSymbol)));
         }
 
         return (Is(type, _types.Thread) && method.Name is "Sleep" or "SpinWait" or "Yield")
             || (Is(type, _types.SpinWait) && method.Name == "SpinOnce")
             || IsTimerReschedule(method);
+    }
+
+    private static IInvocationOperation? ContinuationOf(IInvocationOperation delay) =>
+        delay.Parent is IInvocationOperation { TargetMethod.Name: "ContinueWith" } continuation && ReferenceEquals(continuation.Instance, delay) ? continuation : null;
+
+    /// <summary>The setTimeout(sendChunk, 50) twin: the continuation calls the very function that scheduled it.</summary>
+    private static bool ReschedulesItsFunction(IInvocationOperation continuation, ISymbol containingSymbol)
+    {
+        var function = FunctionRoot(continuation) switch
+        {
+            ILocalFunctionOperation local => local.Symbol,
+            IAnonymousFunctionOperation => null,
+            _ => containingSymbol as IMethodSymbol,
+        };
+
+        return function is not null
+            && continuation.Arguments.Length > 0
+            && Descendants(continuation.Arguments[0], enterFunctions: true).OfType<IInvocationOperation>()
+                .Any(call => SymbolEqualityComparer.Default.Equals(call.TargetMethod.OriginalDefinition, function.OriginalDefinition));
     }
 
     private bool IsTimerReschedule(IMethodSymbol method) =>
@@ -786,8 +914,21 @@ internal sealed class PollingAnalysis
 
     private bool IsTimeoutRace(IInvocationOperation delay)
     {
-        var parent = delay.Parent;
-        while (parent is IConversionOperation or IArrayInitializerOperation or IArrayCreationOperation)
+        if (IsRaceArgument(delay))
+        {
+            return true;
+        }
+
+        // `var timeout = Task.Delay(...); await Task.WhenAny(signal, timeout);`
+        return delay.Parent is IVariableInitializerOperation { Parent: IVariableDeclaratorOperation declarator }
+            && Descendants(FunctionRoot(delay), enterFunctions: false).OfType<ILocalReferenceOperation>()
+                .Any(use => SymbolEqualityComparer.Default.Equals(use.Local, declarator.Symbol) && IsRaceArgument(use));
+    }
+
+    private bool IsRaceArgument(IOperation task)
+    {
+        var parent = task.Parent;
+        while (parent is IConversionOperation or IArrayInitializerOperation or IArrayCreationOperation or ICollectionExpressionOperation)
         {
             parent = parent.Parent;
         }
@@ -797,7 +938,7 @@ internal sealed class PollingAnalysis
             && Is(race.TargetMethod.ContainingType, _types.Task);
     }
 
-    private IInvocationOperation? FindDelayContinuation(ImmutableArray<IOperation> statements)
+    private IInvocationOperation? FindDelayContinuation(ImmutableArray<IOperation> statements, ISymbol containingSymbol)
     {
         foreach (var statement in statements)
         {
@@ -809,7 +950,8 @@ internal sealed class PollingAnalysis
 
             if (Strip(expression) is IInvocationOperation { TargetMethod.Name: "ContinueWith", Instance: IInvocationOperation delay }
                 && Is(delay.TargetMethod.ContainingType, _types.Task)
-                && delay.TargetMethod.Name == "Delay")
+                && delay.TargetMethod.Name == "Delay"
+                && IsTimedWait(delay, containingSymbol))
             {
                 return delay;
             }
@@ -824,24 +966,39 @@ internal sealed class PollingAnalysis
             .Any(i => i.TargetMethod.Name == "WaitForNextTickAsync" && Is(i.TargetMethod.ContainingType, _types.PeriodicTimer));
 
     /// <summary>An if inside a loop whose own condition already polls the amount is part of that loop's report.</summary>
-    private bool IsInsidePollingLoop(IOperation operation, TreeState tree)
+    private bool IsInsidePollingLoop(IOperation operation, TreeState tree, ISymbol containingSymbol)
     {
         for (var parent = operation.Parent; parent is not null and not IAnonymousFunctionOperation and not ILocalFunctionOperation; parent = parent.Parent)
         {
-            var condition = parent switch
+            var (condition, body) = parent switch
             {
-                IWhileLoopOperation w => w.Condition,
-                IForLoopOperation f => f.Condition,
-                _ => null,
+                IWhileLoopOperation w => (w.Condition, w.Body),
+                IForLoopOperation f => (f.Condition, f.Body),
+                _ => (null, null),
             };
 
-            if (condition is not null && TryFindComparison(condition, tree.Matcher, out _))
+            if (condition is not null && TimedWaits(body!, containingSymbol).Any() && TryFindComparison(condition, tree.Matcher, until: false, out _))
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>The fix introduces an await: not inside a lock or in unsafe code, where the compiler forbids it.</summary>
+    private static bool CanAwaitAt(IOperation operation)
+    {
+        for (var parent = operation.Parent; parent is not null and not IAnonymousFunctionOperation and not ILocalFunctionOperation; parent = parent.Parent)
+        {
+            if (parent is ILockOperation)
+            {
+                return false;
+            }
+        }
+
+        return !operation.Syntax.AncestorsAndSelf().Any(n => n is UnsafeStatementSyntax
+            || (n is MemberDeclarationSyntax member && member.Modifiers.Any(SyntaxKind.UnsafeKeyword)));
     }
 
     private static bool IsAsyncContext(IOperation operation, ISymbol containingSymbol) => FunctionRoot(operation) switch
@@ -982,7 +1139,7 @@ internal sealed class PollingAnalysis
     private static bool Is(ITypeSymbol? type, INamedTypeSymbol? expected) =>
         expected is not null && SymbolEqualityComparer.Default.Equals(type?.OriginalDefinition, expected);
 
-    private readonly record struct Comparison(IBinaryOperation Binary, IOperation Member, IOperation Other, bool AmountOnLeft, ILocalSymbol? ViaLocal);
+    private readonly record struct Comparison(IBinaryOperation Binary, IOperation Member, IOperation Other, bool AmountOnLeft, ILocalSymbol? ViaLocal, bool Exact);
 
     private readonly record struct WaitDetails(string Token, string ConfigureAwait);
 

@@ -116,7 +116,9 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
 
         if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, cancellationToken).ConfigureAwait(false))
         {
-            tracked = AddRuntimeUsing(unit, newline);
+            tracked = await WouldMakeNamesAmbiguousAsync(document, cancellationToken).ConfigureAwait(false)
+                ? AddStaticUsings(unit, newline, edits.Any(e => e.Edit.Replacement.Contains(".AsBufferedChannel()")))
+                : AddRuntimeUsing(unit, newline);
         }
 
         return document.WithSyntaxRoot(tracked);
@@ -155,9 +157,20 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         statements.AddRange(keptList.Select(k => k.WithoutTrivia().WithLeadingTrivia(indentation).WithTrailingTrivia(eol)));
         statements[statements.Count - 1] = statements[statements.Count - 1].WithTrailingTrivia(original.GetTrailingTrivia());
 
-        if (statements.Count == 1 || current.Parent is BlockSyntax or SwitchSectionSyntax or GlobalStatementSyntax)
+        if (statements.Count == 1)
         {
-            return statements.Count == 1 ? root.ReplaceNode(current, statements[0]) : root.ReplaceNode(current, statements);
+            return root.ReplaceNode(current, statements[0]);
+        }
+
+        if (current.Parent is BlockSyntax or SwitchSectionSyntax)
+        {
+            return root.ReplaceNode(current, statements);
+        }
+
+        // Top-level statements: each statement is its own member of the compilation unit.
+        if (current.Parent is GlobalStatementSyntax global)
+        {
+            return root.ReplaceNode(global, statements.Select(SyntaxFactory.GlobalStatement));
         }
 
         // An embedded statement (`if (x) while (...) ...;`) can only be one statement: wrap them in a block.
@@ -199,6 +212,39 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Whether importing the runtime's namespace would make a name this file uses ambiguous: the file names
+    /// a type that the namespace also declares (ChannelClosedException is in System.Threading.Channels too).
+    /// </summary>
+    private static async Task<bool> WouldMakeNamesAmbiguousAsync(Document document, CancellationToken cancellationToken)
+    {
+        var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        var runtime = model?.Compilation.GlobalNamespace.GetNamespaceMembers().FirstOrDefault(n => n.Name == RuntimeNamespace);
+        if (model is null || root is null || runtime is null)
+        {
+            return false;
+        }
+
+        var runtimeTypes = new HashSet<string>(runtime.GetTypeMembers().Where(t => t.DeclaredAccessibility == Accessibility.Public).Select(t => t.Name), System.StringComparer.Ordinal);
+        return root.DescendantNodes().OfType<SimpleNameSyntax>()
+            .Any(name => runtimeTypes.Contains(name.Identifier.ValueText)
+                && model.GetSymbolInfo(name, cancellationToken).Symbol is INamedTypeSymbol bound
+                && bound.ContainingNamespace?.ToDisplayString() != RuntimeNamespace);
+    }
+
+    /// <summary>Imports only the extension methods, which brings no type name into scope.</summary>
+    private static CompilationUnitSyntax AddStaticUsings(CompilationUnitSyntax unit, string newline, bool needsAdapters)
+    {
+        var classes = needsAdapters
+            ? new[] { "Backpressure.BufferedChannelExtensions", "Backpressure.GeneratedChannelAdapters" }
+            : new[] { "Backpressure.BufferedChannelExtensions" };
+        var directives = classes.Select(c => SyntaxFactory.UsingDirective(SyntaxFactory.Token(SyntaxKind.StaticKeyword).WithTrailingTrivia(SyntaxFactory.Space), null, SyntaxFactory.ParseName(c))
+            .WithUsingKeyword(SyntaxFactory.Token(SyntaxKind.UsingKeyword).WithTrailingTrivia(SyntaxFactory.Space))
+            .WithTrailingTrivia(SyntaxFactory.EndOfLine(newline)));
+        return unit.WithUsings(unit.Usings.AddRange(directives));
     }
 
     /// <summary>Adds <c>using Backpressure;</c> in order: after System directives, before the first one that sorts after it.</summary>
@@ -245,7 +291,9 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     {
         public static readonly FixAll Instance = new();
 
-        protected override string GetFixAllTitle(FixAllContext fixAllContext) => "Wait for the low-buffer event instead of polling (all)";
+        protected override string GetFixAllTitle(FixAllContext fixAllContext) => fixAllContext.CodeActionEquivalenceKey == ReplaceSendLoopEquivalenceKey
+            ? "Replace every recognised send loop with Backpressure's SendAsync"
+            : "Wait for the low-buffer event instead of polling, everywhere it keeps the meaning";
 
         protected override async Task<Document?> FixAllAsync(FixAllContext fixAllContext, Document document, ImmutableArray<Diagnostic> diagnostics) =>
             await ApplyAsync(document, diagnostics, fixAllContext.CodeActionEquivalenceKey ?? ReplaceWaitEquivalenceKey, fixAllContext.CancellationToken).ConfigureAwait(false);

@@ -113,6 +113,21 @@ public static class BufferedChannelExtensions
         WaitForBufferedAmountLowAsync(channel, threshold, TimeProvider.System, cancellationToken);
 
     /// <summary>
+    /// Completes once the channel's buffered amount is at or below <paramref name="threshold"/>, for code whose
+    /// thresholds are <see cref="ulong"/> (SIPSorcery's <c>bufferedAmountLowThreshold</c>). A threshold above
+    /// <see cref="long.MaxValue"/> counts as <see cref="long.MaxValue"/>: every queue is under it.
+    /// </summary>
+    /// <param name="channel">The channel.</param>
+    /// <param name="threshold">The buffered amount to wait for.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>A task that completes when the channel is ready for more data.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="channel"/> is <see langword="null"/>.</exception>
+    /// <exception cref="BufferedChannelException">The channel is not open, closed while waiting, or reported an error.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static ValueTask WaitForBufferedAmountLowAsync(this IBufferedChannel channel, ulong threshold, CancellationToken cancellationToken = default) =>
+        WaitForBufferedAmountLowAsync(channel, threshold > long.MaxValue ? long.MaxValue : (long)threshold, TimeProvider.System, cancellationToken);
+
+    /// <summary>
     /// Completes once the channel's buffered amount is at or below <paramref name="threshold"/>, using
     /// <paramref name="timeProvider"/> for the no-event fallback's clock.
     /// </summary>

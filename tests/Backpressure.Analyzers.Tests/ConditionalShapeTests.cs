@@ -47,7 +47,11 @@ public sealed class ConditionalShapeTests
                 var offset = 0;
                 while (offset < data.Length)
                 {
-                    await channel.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+                    if (channel.BufferedAmount > 65536)
+                    {
+                        await channel.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+                        continue;
+                    }
 
                     var length = Math.Min(16384, data.Length - offset);
                     channel.Send(data.AsMemory(offset, length));
@@ -58,64 +62,108 @@ public sealed class ConditionalShapeTests
         """);
 
     [Fact]
-    public Task Reports_IfDelayContinue_InAForLoop_WithoutAFix_BecauseContinueRunsTheIncrementor()
-    {
-        const string Source = """
-            using System;
-            using System.Threading.Tasks;
-            using Acme.Transport;
+    public Task Rewrites_IfDelayContinue_InAForLoop_KeepingTheContinueAndWhatItDoes() => Verify.VerifyCodeFixAsync(
+        """
+        using System;
+        using System.Threading.Tasks;
+        using Acme.Transport;
 
-            class Sender
+        class Sender
+        {
+            async Task SendAsync(MessageChannel channel, byte[] data)
             {
-                async Task SendAsync(MessageChannel channel, byte[] data)
+                for (var offset = 0; offset < data.Length; offset += 16384)
                 {
-                    for (var offset = 0; offset < data.Length; offset += 16384)
+                    [|if (channel.BufferedAmount > 65536)|]
                     {
-                        [|if (channel.BufferedAmount > 65536)|]
-                        {
-                            await Task.Delay(50);
-                            continue;
-                        }
-
-                        channel.Send(data.AsMemory(offset, Math.Min(16384, data.Length - offset)));
+                        await Task.Delay(50);
+                        continue;
                     }
+
+                    channel.Send(data.AsMemory(offset, Math.Min(16384, data.Length - offset)));
                 }
             }
-            """;
-        return Verify.VerifyCodeFixAsync(Source, Source);
-    }
+        }
+        """,
+        """
+        using System;
+        using System.Threading.Tasks;
+        using Acme.Transport;
+        using Backpressure;
+
+        class Sender
+        {
+            async Task SendAsync(MessageChannel channel, byte[] data)
+            {
+                for (var offset = 0; offset < data.Length; offset += 16384)
+                {
+                    if (channel.BufferedAmount > 65536)
+                    {
+                        await channel.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+                        continue;
+                    }
+
+                    channel.Send(data.AsMemory(offset, Math.Min(16384, data.Length - offset)));
+                }
+            }
+        }
+        """);
 
     [Fact]
-    public Task Reports_IfDelayContinue_AfterOtherWork_WithoutAFix_BecauseContinueRepeatsIt()
-    {
-        const string Source = """
-            using System;
-            using System.IO;
-            using System.Threading.Tasks;
-            using Acme.Transport;
+    public Task Rewrites_IfDelayContinue_AfterOtherWork_InALoopWithAComplexCondition() => Verify.VerifyCodeFixAsync(
+        """
+        using System;
+        using System.IO;
+        using System.Threading.Tasks;
+        using Acme.Transport;
 
-            class Sender
+        class Sender
+        {
+            private bool stopped;
+
+            async Task SendAsync(MessageChannel channel, Stream source, byte[] buffer)
             {
-                async Task SendAsync(MessageChannel channel, Stream source, byte[] buffer)
+                while (!stopped && channel.IsOpen)
                 {
-                    var more = true;
-                    while (more)
+                    var read = await source.ReadAsync(buffer);
+                    [|if (channel.BufferedAmount > 65536)|]
                     {
-                        var read = await source.ReadAsync(buffer);
-                        more = read > 0;
-                        [|if (channel.BufferedAmount > 65536)|]
-                        {
-                            await Task.Delay(50);
-                            continue;
-                        }
-
-                        channel.Send(buffer.AsMemory(0, read));
+                        await Task.Delay(50);
+                        continue;
                     }
+
+                    channel.Send(buffer.AsMemory(0, read));
                 }
             }
-            """;
-        return Verify.VerifyCodeFixAsync(Source, Source);
-    }
+        }
+        """,
+        """
+        using System;
+        using System.IO;
+        using System.Threading.Tasks;
+        using Acme.Transport;
+        using Backpressure;
+
+        class Sender
+        {
+            private bool stopped;
+
+            async Task SendAsync(MessageChannel channel, Stream source, byte[] buffer)
+            {
+                while (!stopped && channel.IsOpen)
+                {
+                    var read = await source.ReadAsync(buffer);
+                    if (channel.BufferedAmount > 65536)
+                    {
+                        await channel.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+                        continue;
+                    }
+
+                    channel.Send(buffer.AsMemory(0, read));
+                }
+            }
+        }
+        """);
 
     [Fact]
     public Task Rewrites_TheSetTimeoutTwin_TriggeringTheContinuationOnTheLowEvent() => Verify.VerifyCodeFixAsync(
@@ -165,7 +213,7 @@ public sealed class ConditionalShapeTests
                 {
                     if (dc.bufferedAmount > dc.bufferedAmountLowThreshold)
                     {
-                        dc.AsBufferedChannel().WaitForBufferedAmountLowAsync((long)dc.bufferedAmountLowThreshold).AsTask().ContinueWith(_ => SendChunk());
+                        dc.AsBufferedChannel().WaitForBufferedAmountLowAsync(dc.bufferedAmountLowThreshold).AsTask().ContinueWith(_ => SendChunk());
                         return;
                     }
 

@@ -144,6 +144,17 @@ public sealed class SendLoopTests
 
     public static TheoryData<string, string> NotASimpleSendLoop() => new()
     {
+        { "the offset resumes from a saved position", """
+            var offset = 0;
+            offset = Math.Min(saved, data.Length);
+            while (offset < data.Length)
+            {
+                [|if (channel.BufferedAmount > 65536)|] { await Task.Delay(50); continue; }
+                var length = Math.Min(16384, data.Length - offset);
+                channel.Send(data.AsMemory(offset, length));
+                offset += length;
+            }
+            """ },
         { "the offset is read after the loop", """
             var offset = 0;
             while (offset < data.Length)
@@ -198,7 +209,7 @@ public sealed class SendLoopTests
 
             class Sender
             {
-                async Task SendAsync(MessageChannel channel, MessageChannel other, byte[] data)
+                async Task SendAsync(MessageChannel channel, MessageChannel other, byte[] data, int saved)
                 {
             {{string.Join("\n", body.Split('\n').Select(line => "        " + line))}}
                 }

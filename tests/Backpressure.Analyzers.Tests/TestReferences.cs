@@ -73,6 +73,14 @@ internal static class TestReferences
                 public System.Threading.Tasks.Task SendAsync(byte[] message) => System.Threading.Tasks.Task.CompletedTask;
             }
 
+            /// <summary>Holds a channel behind a property.</summary>
+            public sealed class Holder
+            {
+                public MessageChannel Current { get; } = new();
+                public long BufferedAmount => Current.BufferedAmount;
+                public void Send(byte[] message) { }
+            }
+
             /// <summary>Not a channel: it cannot send.</summary>
             public sealed class Meter
             {

@@ -176,7 +176,7 @@ public sealed class WaitLoopTests
         """);
 
     [Fact]
-    public Task Rewrites_CastAmount_AndUlongThreshold_WithAConversion() => Verify.VerifyCodeFixAsync(
+    public Task Rewrites_IdentityCastAmount_AndUlongThreshold_ThroughTheUlongOverload() => Verify.VerifyCodeFixAsync(
         """
         using System.Threading.Tasks;
         using SIPSorcery.Net;
@@ -201,7 +201,7 @@ public sealed class WaitLoopTests
         {
             async Task PumpAsync(RTCDataChannel dc, ulong limit)
             {
-                await dc.AsBufferedChannel().WaitForBufferedAmountLowAsync((long)limit);
+                await dc.AsBufferedChannel().WaitForBufferedAmountLowAsync(limit);
             }
         }
         """);

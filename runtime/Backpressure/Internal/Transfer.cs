@@ -158,7 +158,11 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     /// <summary>Throws when the caller cancelled or the channel can no longer take data.</summary>
     public void ThrowIfStopped(long bytesSent)
     {
-        _cancellationToken.ThrowIfCancellationRequested();
+        // A TaskCanceledException, as the Task.Delay that a rewritten polling loop used to await threw.
+        if (_cancellationToken.IsCancellationRequested)
+        {
+            throw new TaskCanceledException(Task.FromCanceled(_cancellationToken));
+        }
         switch (Volatile.Read(ref _failure))
         {
             case ErrorFailure:
