@@ -209,8 +209,131 @@ internal sealed class PollingAnalysis
         }
 
         var token = CancellationTokenArgument(delay);
-        return new Fix($"{receiver}.WaitForBufferedAmountLowAsync({threshold}{token}).AsTask()", delay.Syntax, ImmutableArray<SyntaxNode>.Empty);
+        return new Fix($"{receiver}.WaitForBufferedAmountLowAsync({threshold}{token}).AsTask()", delay.Syntax, ImmutableArray<SyntaxNode>.Empty)
+        {
+            SendLoop = TryFixTwinSendLoop(conditional, comparison, receiver, threshold),
+        };
     }
+
+    /// <summary>
+    /// The seed's executeSend, ported as is: a TaskCompletionSource, an offset declared 0, a local
+    /// <c>SendChunk</c> whose send loop re-schedules itself with <c>Task.Delay(n).ContinueWith(_ =&gt; SendChunk())</c>
+    /// and then completes the source (optionally in a try/catch that faults it), a first call, and
+    /// <c>return tcs.Task</c> (or <c>await tcs.Task</c>). All of it becomes one SendAsync.
+    /// </summary>
+    private SendLoopFix? TryFixTwinSendLoop(IConditionalOperation twin, Comparison comparison, string receiver, string threshold)
+    {
+        if (twin.Parent is not IBlockOperation { Parent: IWhileLoopOperation { ConditionIsTop: true, ConditionIsUntil: false } loop } loopBody
+            || !ReferenceEquals(loopBody.Operations[0], twin)
+            || FunctionRoot(loop) is not ILocalFunctionOperation sendChunk
+            || sendChunk.Parent is not IBlockOperation outer
+            || outer.Syntax.ContainsDirectives
+            || !TryGetCompletion(sendChunk, loop, out var source)
+            || loopBody.Operations.RemoveAt(0) is not [.. var steps, IExpressionStatementOperation { Operation: ICompoundAssignmentOperation { OperatorKind: BinaryOperatorKind.Add, Target: ILocalReferenceOperation advanced, Value: var by } }]
+            || !TryGetBound(loop.Condition, advanced.Local, out var data)
+            || data is not (IParameterReferenceOperation or IFieldReferenceOperation))
+        {
+            return null;
+        }
+
+        // The loop's steps: `var length = Math.Min(chunk, data.Length - offset); send(data, offset, length);`.
+        if (steps is not [IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var lengthDeclarator] }] }, IExpressionStatementOperation { Operation: IInvocationOperation send }]
+            || !IsLocal(by, lengthDeclarator.Symbol)
+            || !send.TargetMethod.Name.StartsWith("send", StringComparison.OrdinalIgnoreCase)
+            || !SameReceiver(send.Instance, comparison.Member)
+            || !TryGetSentSlice(send, data, advanced.Local, out var sliceLength)
+            || !IsLocal(sliceLength, lengthDeclarator.Symbol)
+            || !TryGetChunkFromMinimum(lengthDeclarator.Initializer?.Value, data, advanced.Local, out var chunk)
+            || !IsStableInt(chunk))
+        {
+            return null;
+        }
+
+        // The enclosing method: source and offset declared, SendChunk declared and called, the source's task handed back.
+        var statements = outer.Operations;
+        var declareSource = -1;
+        for (var i = 0; i < statements.Length && declareSource < 0; i++)
+        {
+            if (statements[i] is IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var d] }] } && SymbolEqualityComparer.Default.Equals(d.Symbol, source))
+            {
+                declareSource = i;
+            }
+        }
+
+        var last = statements.Length - 1;
+        if (declareSource < 0
+            || last - declareSource != 4
+            || statements[declareSource + 1] is not IVariableDeclarationGroupOperation { Declarations: [{ Declarators: [var offsetDeclarator] }] }
+            || !SymbolEqualityComparer.Default.Equals(offsetDeclarator.Symbol, advanced.Local)
+            || !IsZero(offsetDeclarator.Initializer?.Value)
+            || !ReferenceEquals(statements[declareSource + 2], sendChunk)
+            || statements[declareSource + 3] is not IExpressionStatementOperation { Operation: IInvocationOperation { Arguments.Length: 0 } start }
+            || !SymbolEqualityComparer.Default.Equals(start.TargetMethod, sendChunk.Symbol)
+            || !HandsBackTask(statements[last], source, out var awaited))
+        {
+            return null;
+        }
+
+        var options = $"new BackpressureOptions(chunkSize: {chunk.Syntax}, lowThreshold: {LongThreshold(comparison, threshold)}, highWatermark: {LongThreshold(comparison, threshold)})";
+        var call = $"{receiver}.SendAsync({data.Syntax}, {options})";
+        return new SendLoopFix(awaited ? $"await {call};" : $"return {call};", statements[last].Syntax)
+        {
+            Removed = Enumerable.Range(declareSource, 4).Select(i => statements[i].Syntax).ToImmutableArray(),
+        };
+    }
+
+    /// <summary>SendChunk's body is the loop and then <c>source.TrySetResult(...)</c>, bare or in try/catch(Exception e) { source.TrySetException(e); }.</summary>
+    private static bool TryGetCompletion(ILocalFunctionOperation sendChunk, IOperation loop, out ILocalSymbol source)
+    {
+        source = null!;
+        // A void function's block ends with an implicit return: only what was written counts.
+        static ImmutableArray<IOperation> Written(ImmutableArray<IOperation> operations) => operations.Where(o => !o.IsImplicit).ToImmutableArray();
+
+        var body = Written(sendChunk.Body?.Operations ?? ImmutableArray<IOperation>.Empty);
+        if (body is [ITryOperation { Finally: null, Catches: [var handler], Body.Operations: var tried }])
+        {
+            if (handler is not { ExceptionDeclarationOrExpression: IVariableDeclaratorOperation caught, Filter: null, Handler.Operations: [IExpressionStatementOperation { Operation: IInvocationOperation { TargetMethod.Name: "TrySetException" or "SetException", Arguments: [var error] } fault }] }
+                || !IsLocal(error.Value, caught.Symbol)
+                || caught.Symbol.Type.ToDisplayString() != "System.Exception")
+            {
+                return false;
+            }
+
+            body = Written(tried);
+            if (fault.Instance is not ILocalReferenceOperation faulted)
+            {
+                return false;
+            }
+
+            source = faulted.Local;
+        }
+
+        if (body is not [var first, IExpressionStatementOperation { Operation: IInvocationOperation { TargetMethod.Name: "TrySetResult" or "SetResult", Instance: ILocalReferenceOperation completed } }]
+            || !ReferenceEquals(first, loop)
+            || (source is not null && !SymbolEqualityComparer.Default.Equals(source, completed.Local))
+            || completed.Local.Type.Name != "TaskCompletionSource")
+        {
+            return false;
+        }
+
+        source = completed.Local;
+        return true;
+    }
+
+    private static bool HandsBackTask(IOperation statement, ILocalSymbol source, out bool awaited)
+    {
+        static bool IsSourceTask(IOperation? value, ILocalSymbol source) =>
+            Strip(value) is IPropertyReferenceOperation { Property.Name: "Task", Instance: ILocalReferenceOperation local } && SymbolEqualityComparer.Default.Equals(local.Local, source);
+
+        awaited = statement is IExpressionStatementOperation { Operation: IAwaitOperation { Operation: var task } } && IsSourceTask(task, source);
+        return awaited || (statement is IReturnOperation { ReturnedValue: var returned } && IsSourceTask(returned, source)
+            && statement.SemanticModel?.GetEnclosingSymbol(statement.Syntax.SpanStart) is IMethodSymbol { IsAsync: false, ReturnType.Name: "Task", ReturnType.ContainingNamespace.Name: "Tasks" } method
+            && method.ReturnType is INamedTypeSymbol { IsGenericType: false });
+    }
+
+    /// <summary>BackpressureOptions takes long thresholds; a ulong one is converted, checked.</summary>
+    private string LongThreshold(Comparison comparison, string threshold) =>
+        ConvertsToLong(StripImplicit(comparison.Other)) ? threshold : $"checked((long){threshold})";
 
     /// <summary>
     /// Recognises the chunked-send loop around a fixable wait, with confidence, and rewrites the whole of
@@ -1023,6 +1146,10 @@ internal sealed class PollingAnalysis
             {
                 properties[PollingSite.SendLoopReplacementKey] = sendLoop.Replacement;
                 properties[PollingSite.SendLoopSpanKey] = FormattableString.Invariant($"{sendLoop.Target.Span.Start},{sendLoop.Target.Span.Length}");
+                if (!sendLoop.Removed.IsEmpty)
+                {
+                    properties[PollingSite.SendLoopRemoveKey] = string.Join(";", sendLoop.Removed.Select(r => FormattableString.Invariant($"{r.Span.Start},{r.Span.Length}")));
+                }
             }
         }
 
@@ -1148,7 +1275,10 @@ internal sealed class PollingAnalysis
         public SendLoopFix? SendLoop { get; init; }
     }
 
-    private sealed record SendLoopFix(string Replacement, SyntaxNode Target);
+    private sealed record SendLoopFix(string Replacement, SyntaxNode Target)
+    {
+        public ImmutableArray<SyntaxNode> Removed { get; init; } = ImmutableArray<SyntaxNode>.Empty;
+    }
 
     private sealed record TreeState(BufferedAmountMatcher Matcher, bool MentionsCandidate);
 }

@@ -22,6 +22,9 @@ internal static class PollingSite
     /// <summary>The span, "start,length", of the send loop that <see cref="SendLoopReplacementKey"/> replaces.</summary>
     public const string SendLoopSpanKey = "SendLoopSpan";
 
+    /// <summary>Spans, "start,length;start,length", of statements the send-loop rewrite removes besides the one it replaces.</summary>
+    public const string SendLoopRemoveKey = "SendLoopRemove";
+
     public const string ReplaceWaitFix = "ReplaceWait";
 
     public const string WaitLoop = "WaitLoop";

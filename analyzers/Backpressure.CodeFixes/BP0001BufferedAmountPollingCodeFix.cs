@@ -100,7 +100,12 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         }
 
         var newline = DetectNewline(root);
-        var tracked = root.TrackNodes(edits.Select(e => e.Target));
+        var removals = edits.SelectMany(e => e.Edit.Removed)
+            .Select(span => root.FindNode(span, getInnermostNodeForTie: true).AncestorsAndSelf().OfType<StatementSyntax>().FirstOrDefault(n => n.Span == span))
+            .Where(n => n is not null)
+            .Select(n => n!)
+            .ToList();
+        var tracked = root.TrackNodes(edits.Select(e => e.Target).Concat(removals));
         foreach (var (target, edit) in edits)
         {
             // A site nested in one already rewritten is gone with it.
@@ -112,6 +117,15 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
             tracked = target is StatementSyntax statement
                 ? ReplaceStatement(tracked, (StatementSyntax)current, statement, edit.Replacement, KeptStatements(root, edit.Kept), newline)
                 : tracked.ReplaceNode(current, SyntaxFactory.ParseExpression(edit.Replacement).WithTriviaFrom(current));
+        }
+
+        // Statements the rewrite made dead go, with their comments: what they did is now SendAsync's job.
+        foreach (var removal in removals)
+        {
+            if (tracked.GetCurrentNode(removal) is { } current)
+            {
+                tracked = tracked.RemoveNode(current, SyntaxRemoveOptions.KeepNoTrivia)!;
+            }
         }
 
         if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, cancellationToken).ConfigureAwait(false))
@@ -302,6 +316,9 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     /// <summary>One rewrite read from a diagnostic: what to replace, with what, and which statements to keep after it.</summary>
     private sealed record Edit(TextSpan Target, string Replacement, ImmutableArray<TextSpan> Kept)
     {
+        /// <summary>Gets statements removed besides the replaced one (the scaffolding a whole send loop no longer needs).</summary>
+        public ImmutableArray<TextSpan> Removed { get; init; } = ImmutableArray<TextSpan>.Empty;
+
         public static Edit? For(Diagnostic diagnostic, string equivalenceKey)
         {
             var properties = diagnostic.Properties;
@@ -320,10 +337,20 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
                 && int.TryParse(start, NumberStyles.None, CultureInfo.InvariantCulture, out var s)
                 && int.TryParse(length, NumberStyles.None, CultureInfo.InvariantCulture, out var l))
             {
-                return new Edit(new TextSpan(s, l), loop, ImmutableArray<TextSpan>.Empty);
+                var removed = properties.TryGetValue(PollingSite.SendLoopRemoveKey, out var remove) && remove is not null
+                    ? remove.Split(';').Select(ParseSpan).Where(r => r is not null).Select(r => r!.Value).ToImmutableArray()
+                    : ImmutableArray<TextSpan>.Empty;
+                return new Edit(new TextSpan(s, l), loop, ImmutableArray<TextSpan>.Empty) { Removed = removed };
             }
 
             return null;
         }
+
+        private static TextSpan? ParseSpan(string text) =>
+            text.Split(',') is [var start, var length]
+            && int.TryParse(start, NumberStyles.None, CultureInfo.InvariantCulture, out var s)
+            && int.TryParse(length, NumberStyles.None, CultureInfo.InvariantCulture, out var l)
+                ? new TextSpan(s, l)
+                : null;
     }
 }

@@ -142,6 +142,118 @@ public sealed class SendLoopTests
         """,
         ReplaceWaitEquivalenceKey);
 
+    [Fact]
+    public Task Rewrites_TheSeedsExecuteSend_TheSetTimeoutTwin_IntoOneSendAsync() => Verify.VerifyCodeFixAsync(
+        """
+        using System;
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        class PeerSession
+        {
+            private const int ChunkSize = 16 * 1024;
+            private readonly RTCDataChannel dc = new();
+
+            public Task ExecuteSend(byte[] buffer)
+            {
+                dc.bufferedAmountLowThreshold = 64 * 1024;
+                var tcs = new TaskCompletionSource();
+                var offset = 0;
+
+                void SendChunk()
+                {
+                    try
+                    {
+                        while (offset < buffer.Length)
+                        {
+                            [|if (dc.bufferedAmount > dc.bufferedAmountLowThreshold)|]
+                            {
+                                Task.Delay(50).ContinueWith(_ => SendChunk());
+                                return;
+                            }
+
+                            var length = Math.Min(ChunkSize, buffer.Length - offset);
+                            dc.send(buffer, offset, length);
+                            offset += length;
+                        }
+
+                        tcs.TrySetResult();
+                    }
+                    catch (Exception e)
+                    {
+                        tcs.TrySetException(e);
+                    }
+                }
+
+                SendChunk();
+                return tcs.Task;
+            }
+        }
+        """,
+        """
+        using System;
+        using System.Threading.Tasks;
+        using Backpressure;
+        using SIPSorcery.Net;
+
+        class PeerSession
+        {
+            private const int ChunkSize = 16 * 1024;
+            private readonly RTCDataChannel dc = new();
+
+            public Task ExecuteSend(byte[] buffer)
+            {
+                dc.bufferedAmountLowThreshold = 64 * 1024;
+                return dc.AsBufferedChannel().SendAsync(buffer, new BackpressureOptions(chunkSize: ChunkSize, lowThreshold: checked((long)dc.bufferedAmountLowThreshold), highWatermark: checked((long)dc.bufferedAmountLowThreshold)));
+            }
+        }
+        """,
+        ReplaceSendLoopEquivalenceKey);
+
+    [Fact]
+    public Task DoesNotRewriteTheTwin_WhenTheMethodDoesMoreWithItsSource()
+    {
+        const string Source = """
+            using System;
+            using System.Threading.Tasks;
+            using SIPSorcery.Net;
+
+            class PeerSession
+            {
+                private readonly RTCDataChannel dc = new();
+
+                public Task ExecuteSend(byte[] buffer)
+                {
+                    var tcs = new TaskCompletionSource();
+                    var offset = 0;
+
+                    void SendChunk()
+                    {
+                        while (offset < buffer.Length)
+                        {
+                            [|if (dc.bufferedAmount > 65536)|]
+                            {
+                                Task.Delay(50).ContinueWith(_ => SendChunk());
+                                return;
+                            }
+
+                            var length = Math.Min(16384, buffer.Length - offset);
+                            dc.send(buffer, offset, length);
+                            offset += length;
+                        }
+
+                        tcs.TrySetResult();
+                    }
+
+                    SendChunk();
+                    dc.onclose += () => tcs.TrySetCanceled();
+                    return tcs.Task;
+                }
+            }
+            """;
+        return Verify.VerifyCodeFixAsync(Source, Source, ReplaceSendLoopEquivalenceKey);
+    }
+
     public static TheoryData<string, string> NotASimpleSendLoop() => new()
     {
         { "the offset resumes from a saved position", """
