@@ -1,0 +1,17 @@
+namespace Backpressure.Cli;
+
+public enum Verb
+{
+    Check,
+    Fix,
+}
+
+public enum ReportFormat
+{
+    Text,
+    Json,
+    Sarif,
+}
+
+/// <summary>Everything a run was asked to do, parsed once.</summary>
+public sealed record CliOptions(Verb Verb, string Path, ReportFormat Format, string? OutputFile, bool DryRun);

@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Microsoft.Build.Locator;
+
+namespace Backpressure.Cli;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        // Before anything that touches MSBuild types is compiled: the SDK's MSBuild, not a copy of our own.
+        if (!MSBuildLocator.IsRegistered)
+        {
+            MSBuildLocator.RegisterDefaults();
+        }
+
+        return await RunAsync(args, Console.Out, Console.Error);
+    }
+
+    /// <summary>The whole tool, with its output and error streams given: what the tests call.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var path = new Argument<string>("path") { Description = "A .sln, .slnx or .csproj; or a folder holding one of them, or only loose .cs files." };
+        var format = new Option<ReportFormat>("--format") { Description = "text (MSBuild-style lines), json or sarif.", DefaultValueFactory = _ => ReportFormat.Text };
+        var outputFile = new Option<string?>("--output") { Description = "Write the report to this file instead of the console." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the changes as a unified diff and write nothing." };
+
+        var check = new Command("check", "Report BP0001 sites: time-based polling on a channel's buffered amount.") { path, format, outputFile };
+        var fix = new Command("fix", "Rewrite BP0001 sites into event-driven waits, only if the result compiles with no new error.") { path, format, outputFile, dryRun };
+        var root = new RootCommand($"Finds and fixes send-queue polling (BP0001), Roslyn-checked. {ExitCodes.Help}") { check, fix };
+
+        check.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Check, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), false), output, error, cancellationToken));
+        fix.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Fix, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), result.GetValue(dryRun)), output, error, cancellationToken));
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            await error.WriteLineAsync($"error: {parsed.Errors[0].Message} (see --help)");
+            return ExitCodes.BadInput;
+        }
+
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+    }
+}
