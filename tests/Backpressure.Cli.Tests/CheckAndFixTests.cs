@@ -1,0 +1,279 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Backpressure.Cli.Tests;
+
+[Collection(SampleCollection.Name)]
+public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
+{
+    public void Dispose() => sample.Reset();
+
+    public static TheoryData<string> SampleInputs() => new()
+    {
+        "samples/FileTransfer/FileTransfer.csproj",
+        "samples/FileTransfer",
+        "solutions/Sample.sln",
+        "solutions/Sample.slnx",
+    };
+
+    [Theory]
+    [MemberData(nameof(SampleInputs))]
+    public async Task Check_FindsTheSamplesFourSites_OneWithoutAFix_Exit1(string input)
+    {
+        var (code, output, error) = await Cli.RunAsync("check", Path.Combine(sample.Root, input));
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Equal(4, output.Split('\n').Count(l => l.Contains("warning BP0001:", StringComparison.Ordinal)));
+        Assert.Contains("FileSender.cs(14,13): warning BP0001: This loop polls 'transport.BufferedAmount'", output, StringComparison.Ordinal);
+        Assert.Single(output.Split('\n'), l => l.EndsWith("[no automatic fix]", StringComparison.Ordinal));
+        Assert.Contains("4 finding(s), 3 with an automatic fix.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fix_RewritesTheThreeFixableSites_AndTheSampleStillBuildsAndRuns()
+    {
+        var (code, output, _) = await Cli.RunAsync("fix", sample.Sample);
+
+        Assert.Equal(ExitCodes.FindingsRemain, code); // the synchronous site needs a person
+        Assert.Contains("Fixed 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        var fixedText = await File.ReadAllTextAsync(sample.SenderFile);
+        Assert.Equal(3, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
+        Assert.DoesNotContain("Task.Delay", fixedText, StringComparison.Ordinal);
+
+        var (after, afterOutput, _) = await Cli.RunAsync("check", sample.Sample);
+        Assert.Equal(ExitCodes.FindingsRemain, after);
+        Assert.Contains("1 finding(s), 0 with an automatic fix.", afterOutput, StringComparison.Ordinal);
+
+        // The proof that counts: the fixed sample builds with the generated adapter and still delivers.
+        await SampleWorkspace.DotnetAsync(sample.Root, "build", "samples/FileTransfer", "-v", "q");
+    }
+
+    [Fact]
+    public async Task DryRun_PrintsAUnifiedDiff_AndWritesNothing()
+    {
+        var before = await File.ReadAllBytesAsync(sample.SenderFile);
+
+        var (code, output, _) = await Cli.RunAsync("fix", sample.Sample, "--dry-run");
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Equal(before, await File.ReadAllBytesAsync(sample.SenderFile));
+        Assert.Contains("--- a/FileSender.cs", output, StringComparison.Ordinal);
+        Assert.Contains("+++ b/FileSender.cs", output, StringComparison.Ordinal);
+        Assert.Contains("-                await Task.Delay(50, cancellationToken);", output, StringComparison.Ordinal);
+        Assert.Contains("+            await transport.AsBufferedChannel().WaitForBufferedAmountLowAsync(HighWater, cancellationToken);", output, StringComparison.Ordinal);
+        Assert.Contains("Would fix 3 site(s)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fix_ThatWouldNotCompile_IsRefused_Exit3_NothingWritten_ErrorsListed()
+    {
+        var file = Path.Combine(sample.Refusal, "Sender.cs");
+        var before = await File.ReadAllBytesAsync(file);
+
+        var (code, _, error) = await Cli.RunAsync("fix", Path.Combine(sample.Refusal, "Refusal.csproj"));
+
+        Assert.Equal(ExitCodes.FixRefused, code);
+        Assert.Equal(before, await File.ReadAllBytesAsync(file));
+        Assert.Contains("the fix was refused", error, StringComparison.Ordinal);
+        Assert.Contains("Sender.cs(", error, StringComparison.Ordinal);
+        Assert.Contains("error CS1061", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_RoundTrips_AndAgreesWithTheTextReport()
+    {
+        var (code, output, _) = await Cli.RunAsync("check", sample.Sample, "--format", "json");
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        var report = JsonSerializer.Deserialize<JsonReport>(output, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        Assert.Equal(4, report.Findings.Count);
+        Assert.Equal(4, report.Summary.Findings);
+        Assert.Equal(3, report.Summary.Fixable);
+        Assert.All(report.Findings, f => Assert.Equal("FileSender.cs", f.Path));
+        Assert.Equal([14, 30, 49, 61], report.Findings.Select(f => f.Line));
+        Assert.Equal([true, true, true, false], report.Findings.Select(f => f.Fixable));
+        Assert.Equal(output, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine);
+    }
+
+    [Fact]
+    public async Task Sarif_HasTheRequiredShapeOf210_ForCodeScanning()
+    {
+        var report = Path.Combine(sample.Root, "report.sarif");
+        var (code, output, _) = await Cli.RunAsync("check", sample.Sample, "--format", "sarif", "--output", report);
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Contains("4 finding(s)", output, StringComparison.Ordinal);
+        using var sarif = JsonDocument.Parse(await File.ReadAllTextAsync(report));
+        var root = sarif.RootElement;
+        Assert.Equal("2.1.0", root.GetProperty("version").GetString());
+        var run = Assert.Single(root.GetProperty("runs").EnumerateArray());
+        var driver = run.GetProperty("tool").GetProperty("driver");
+        Assert.Equal("backpressure", driver.GetProperty("name").GetString());
+        Assert.Contains(driver.GetProperty("rules").EnumerateArray(), r => r.GetProperty("id").GetString() == "BP0001" && r.GetProperty("helpUri").GetString()!.EndsWith("docs/rules/BP0001.md", StringComparison.Ordinal));
+        var results = run.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(4, results.Count);
+        Assert.All(results, r =>
+        {
+            Assert.Equal("BP0001", r.GetProperty("ruleId").GetString());
+            Assert.False(string.IsNullOrEmpty(r.GetProperty("message").GetProperty("text").GetString()));
+            var location = r.GetProperty("locations")[0].GetProperty("physicalLocation");
+            Assert.Equal("FileSender.cs", location.GetProperty("artifactLocation").GetProperty("uri").GetString());
+            Assert.True(location.GetProperty("region").GetProperty("startLine").GetInt32() > 0);
+        });
+    }
+
+    [Fact]
+    public async Task UnrestoredProject_Exit2_SaysSo_InOneLine()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Fresh.csproj", """<Project Sdk="Microsoft.NET.Sdk"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup></Project>""");
+        folder.Write("A.cs", "class A { }");
+
+        var (code, output, error) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: 'Fresh.csproj' is not restored: run 'dotnet restore' first.", error.Trim());
+        Assert.Empty(output);
+    }
+
+    private static int CountOf(string text, string what) => (text.Length - text.Replace(what, string.Empty, StringComparison.Ordinal).Length) / what.Length;
+
+    private sealed record JsonReport(List<JsonFinding> Findings, JsonSummary Summary);
+
+    private sealed record JsonFinding(string Id, string Path, int Line, int Column, string Message, bool Fixable);
+
+    private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun);
+}
+
+public sealed class InputTests
+{
+    [Fact]
+    public async Task MissingPath_Exit2_OneLine()
+    {
+        var (code, output, error) = await Cli.RunAsync("check", "/nonexistent/place");
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: '/nonexistent/place' does not exist.", error.Trim());
+        Assert.Empty(output);
+    }
+
+    [Fact]
+    public async Task TwoSolutionsInOneFolder_Exit2_ListsThem()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("A.sln", string.Empty);
+        folder.Write("B.slnx", "<Solution />");
+
+        var (code, _, error) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("more than one solution: A.sln, B.slnx; name one.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GarbageCSharp_Exit2_OneLineNamingTheFile_NothingWritten()
+    {
+        using var folder = new Cli.LooseFolder();
+        var garbage = folder.Write("Broken.cs", "class {{{ while ( ");
+        folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+        var before = File.ReadAllText(Path.Combine(folder.Path, "Sender.cs"));
+
+        var (code, _, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("error: Broken.cs(1,", error, StringComparison.Ordinal);
+        Assert.Contains("does not parse", error, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(folder.Path, "Sender.cs")));
+        _ = garbage;
+    }
+
+    [Fact]
+    public async Task ReadOnlyFile_Exit2_OneLine_NothingWritten()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+        File.SetAttributes(sender, FileAttributes.ReadOnly);
+
+        var (code, _, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("is read-only; nothing was written.", error, StringComparison.Ordinal);
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(sender));
+    }
+
+    [Fact]
+    public async Task UnknownOption_Exit2()
+    {
+        var (code, _, error) = await Cli.RunAsync("check", ".", "--frobnicate");
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.StartsWith("error:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_DocumentsTheExitCodes()
+    {
+        var (code, output, _) = await Cli.RunAsync("--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("3 fix refused because the fixed code would not compile", output, StringComparison.Ordinal);
+    }
+}
+
+public sealed class LooseFolderTests
+{
+    [Fact]
+    public async Task Fix_OnLooseFiles_RewritesWithTheGeneratedAdapter_Exit0()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, output, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left", output, StringComparison.Ordinal);
+        Assert.Contains("await wire.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);", File.ReadAllText(sender), StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Success, (await Cli.RunAsync("check", folder.Path)).Code);
+    }
+
+    [Fact]
+    public async Task Fix_KeepsTheBomAndCrlf_AndEveryByteOutsideTheChangedLines()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Wire.cs", Cli.Channel);
+        var path = Path.Combine(folder.Path, "Sender.cs");
+        var original = Cli.FixableSender.Replace("\n", "\r\n", StringComparison.Ordinal) + "\r\n// trailing comment\r\n";
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(original)]);
+
+        var (code, _, _) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.Equal(ExitCodes.Success, code);
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(Encoding.UTF8.GetPreamble(), bytes[..3]);
+        var text = Encoding.UTF8.GetString(bytes.AsSpan(3));
+        Assert.DoesNotContain("\n", text.Replace("\r\n", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal); // CRLF only
+        var originalLines = original.Split("\r\n");
+        var fixedLines = text.Split("\r\n");
+        Assert.Equal(originalLines[1..5], fixedLines[2..6]);   // up to the method's opening brace (after the added using)
+        Assert.Equal(originalLines[^6..], fixedLines[^6..]);   // from the send to the end
+    }
+
+    [Fact]
+    public async Task Check_OnCleanLooseFiles_Exit0()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, output, _) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Contains("0 finding(s)", output, StringComparison.Ordinal);
+    }
+}

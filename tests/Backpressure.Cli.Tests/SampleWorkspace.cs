@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Build.Locator;
+
+namespace Backpressure.Cli.Tests;
+
+internal static class MSBuildSetup
+{
+    // Before any test touches MSBuild types, as the tool's Main does.
+    [ModuleInitializer]
+    internal static void Register()
+    {
+        if (!MSBuildLocator.IsRegistered)
+        {
+            MSBuildLocator.RegisterDefaults();
+        }
+    }
+}
+
+/// <summary>
+/// A copy of the repository's runtime, analyzers and FileTransfer sample in a temporary folder, built
+/// once, plus a .sln and a .slnx over the sample and a project that references the runtime but not the
+/// generator (where a fix cannot compile). Tests that change files put them back with <see cref="Reset"/>.
+/// </summary>
+public sealed class SampleWorkspace : IAsyncLifetime
+{
+    private readonly Dictionary<string, byte[]> _originals = new();
+
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "bp-cli-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public string Sample => Path.Combine(Root, "samples", "FileTransfer");
+
+    public string SenderFile => Path.Combine(Sample, "FileSender.cs");
+
+    public string Solutions => Path.Combine(Root, "solutions");
+
+    public string Refusal => Path.Combine(Root, "refusal");
+
+    public async Task InitializeAsync()
+    {
+        var repository = RepositoryRoot();
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", ".editorconfig" })
+        {
+            File.Copy(Path.Combine(repository, file), Path.Combine(Root, file).EnsureDirectory());
+        }
+
+        foreach (var folder in new[] { "runtime/Backpressure", "analyzers/Backpressure.Analyzers", "samples/FileTransfer" })
+        {
+            CopyTree(Path.Combine(repository, folder), Path.Combine(Root, folder));
+        }
+
+        Directory.CreateDirectory(Solutions);
+        await File.WriteAllTextAsync(Path.Combine(Solutions, "Sample.slnx"), """
+            <Solution>
+              <Project Path="../samples/FileTransfer/FileTransfer.csproj" />
+            </Solution>
+            """);
+        await DotnetAsync(Solutions, "new", "sln", "--format", "sln", "-n", "Sample");
+        await DotnetAsync(Solutions, "sln", "Sample.sln", "add", "../samples/FileTransfer/FileTransfer.csproj");
+
+        Directory.CreateDirectory(Refusal);
+        await File.WriteAllTextAsync(Path.Combine(Refusal, "Refusal.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <!-- The runtime but not the generator: AsBufferedChannel() will not exist. -->
+                <ProjectReference Include="../runtime/Backpressure/Backpressure.csproj" />
+              </ItemGroup>
+            </Project>
+            """);
+        await File.WriteAllTextAsync(Path.Combine(Refusal, "Sender.cs"), """
+            using System.Threading.Tasks;
+
+            public sealed class Wire
+            {
+                public long BufferedAmount { get; }
+                public void Send(byte[] data) { }
+            }
+
+            public static class Sender
+            {
+                public static async Task PumpAsync(Wire wire)
+                {
+                    while (wire.BufferedAmount > 1024)
+                    {
+                        await Task.Delay(10);
+                    }
+                }
+            }
+            """);
+
+        await DotnetAsync(Root, "build", "samples/FileTransfer", "-v", "q");
+        await DotnetAsync(Root, "restore", "refusal", "-v", "q");
+        foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal)))
+        {
+            _originals[file] = await File.ReadAllBytesAsync(file);
+        }
+    }
+
+    /// <summary>Puts every file the tests may have rewritten back as it was.</summary>
+    public void Reset()
+    {
+        foreach (var (path, bytes) in _originals)
+        {
+            if (!File.Exists(path) || !File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes))
+            {
+                File.SetAttributes(path, FileAttributes.Normal);
+                File.WriteAllBytes(path, bytes);
+            }
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(Root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    public static async Task DotnetAsync(string directory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"dotnet {string.Join(' ', args)} failed ({process.ExitCode}): {await output}{await error}");
+        }
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
+            {
+                continue;
+            }
+
+            File.Copy(file, Path.Combine(to, relative).EnsureDirectory());
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Refactor.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Refactor.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SampleCollection : ICollectionFixture<SampleWorkspace>
+{
+    public const string Name = "sample workspace";
+}
+
+internal static class PathExtensions
+{
+    public static string EnsureDirectory(this string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return path;
+    }
+}
