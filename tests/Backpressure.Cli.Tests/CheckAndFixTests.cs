@@ -45,8 +45,11 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Equal(ExitCodes.FindingsRemain, after);
         Assert.Contains("1 finding(s), 0 with an automatic fix.", afterOutput, StringComparison.Ordinal);
 
-        // The proof that counts: the fixed sample builds with the generated adapter and still delivers.
+        // The proof that counts: the fixed sample builds with the generated adapter and still delivers every byte.
         await SampleWorkspace.DotnetAsync(sample.Root, "build", "samples/FileTransfer", "-v", "q");
+        var run = await SampleWorkspace.DotnetAsync(sample.Root, "run", "--project", "samples/FileTransfer", "--no-build");
+        Assert.Contains("received 2098180 bytes", run, StringComparison.Ordinal);
+        Assert.Contains("(intact)", run, StringComparison.Ordinal);
     }
 
     [Fact]

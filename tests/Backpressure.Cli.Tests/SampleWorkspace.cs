@@ -119,7 +119,7 @@ public sealed class SampleWorkspace : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    public static async Task DotnetAsync(string directory, params string[] args)
+    public static async Task<string> DotnetAsync(string directory, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)
@@ -136,6 +136,8 @@ public sealed class SampleWorkspace : IAsyncLifetime
         {
             throw new InvalidOperationException($"dotnet {string.Join(' ', args)} failed ({process.ExitCode}): {await output}{await error}");
         }
+
+        return await output;
     }
 
     private static void CopyTree(string from, string to)
