@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Backpressure.Package.Tests;
+
+/// <summary>
+/// The packed NuGet package in a real consumer build, outside the repository: the warning shows in the
+/// build, fails it under TreatWarningsAsErrors, goes quiet under .editorconfig; `dotnet format` and the
+/// installed tool each fix it, and the fixed consumer still sends its payload through the generated adapter.
+/// </summary>
+public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposable
+{
+    private const string ConsumerProgram = """
+        using System;
+        using System.Security.Cryptography;
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        public static class Program
+        {
+            public static async Task Main()
+            {
+                var dc = new RTCDataChannel();
+                var payload = new byte[256 * 1024];
+                new Random(7).NextBytes(payload);
+                for (var offset = 0; offset < payload.Length; offset += 16384)
+                {
+                    while (dc.bufferedAmount > 32768)
+                    {
+                        await Task.Delay(5);
+                    }
+
+                    dc.send(payload, offset, Math.Min(16384, payload.Length - offset));
+                }
+
+                while (dc.Received < payload.Length)
+                {
+                    await Task.Yield();
+                }
+
+                Console.WriteLine($"sent {dc.Received} bytes sha256 {Convert.ToHexString(SHA256.HashData(dc.Bytes()))[..16]}");
+                dc.close();
+            }
+        }
+        """;
+
+    /// <summary>SIPSorcery's public surface (no low event), with just enough behaviour to run: a wire thread that drains the queue.</summary>
+    private const string SipsorceryStub = """
+        using System;
+        using System.Collections.Generic;
+        using System.Threading;
+
+        namespace SIPSorcery.Net
+        {
+            public enum RTCDataChannelState { connecting, open, closing, closed }
+
+            public class RTCDataChannel
+            {
+                private readonly object _lock = new();
+                private readonly List<byte> _received = new();
+                private ulong _buffered;
+
+                public RTCDataChannel() => new Thread(Wire) { IsBackground = true }.Start();
+
+                public RTCDataChannelState readyState { get; private set; } = RTCDataChannelState.open;
+                public ulong bufferedAmount { get { lock (_lock) { return _buffered; } } }
+                public ulong bufferedAmountLowThreshold { get; set; }
+                public event Action? onclose;
+                public event Action<string>? onerror;
+                public long Received { get { lock (_lock) { return _received.Count; } } }
+
+                public void send(byte[] data, int offset = 0, int count = -1)
+                {
+                    if (readyState != RTCDataChannelState.open) { return; }
+                    lock (_lock) { _received.AddRange(new ArraySegment<byte>(data, offset, count)); _buffered += (ulong)count; }
+                }
+
+                public void close() { readyState = RTCDataChannelState.closed; onclose?.Invoke(); }
+                public byte[] Bytes() { lock (_lock) { return _received.ToArray(); } }
+
+                private void Wire()
+                {
+                    while (readyState == RTCDataChannelState.open)
+                    {
+                        Thread.Sleep(1);
+                        lock (_lock) { _buffered -= Math.Min(_buffered, 8192); }
+                    }
+                }
+            }
+        }
+        """;
+
+    private readonly string _work = Path.Combine(Path.GetTempPath(), "bp-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Dictionary<string, string?> _environment = new();
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [Fact]
+    public async Task PackedPackage_WarnsInTheBuild_AndFormatAndTheToolFixIt_IntoCodeThatStillRuns()
+    {
+        var clock = Stopwatch.StartNew();
+        var version = "0.1.0-e2e." + DateTime.UtcNow.ToString("yyyyMMddHHmmss") + "." + Guid.NewGuid().ToString("N")[..6];
+        var feed = Path.Combine(_work, "feed");
+        var repository = RepositoryRoot();
+
+        // 1. Pack into a feed of our own, and keep NuGet's cache private so no older copy is picked up.
+        _environment["NUGET_PACKAGES"] = Path.Combine(_work, "packages");
+        await Dotnet(repository, "pack", "runtime/Backpressure", "-c", "Release", "-o", feed, $"-p:Version={version}");
+        await Dotnet(repository, "pack", "src/Backpressure.Cli", "-c", "Release", "-o", feed, $"-p:Version={version}");
+        Assert.True(File.Exists(Path.Combine(feed, $"Backpressure.{version}.nupkg")));
+
+        // 2. A consumer outside the repository.
+        var consumer = CreateConsumer("consumer", version, feed);
+        var build = await Dotnet(consumer, "build");
+        var warning = Regex.Match(build, @"Program\.cs\((\d+),(\d+)\): warning BP0001");
+        Assert.True(warning.Success, build);
+        Assert.Equal(("15", "13"), (warning.Groups[1].Value, warning.Groups[2].Value));
+
+        var strict = await Dotnet(consumer, expectSuccess: false, "build", "--no-incremental", "-p:TreatWarningsAsErrors=true");
+        Assert.Contains("error BP0001", strict, StringComparison.Ordinal);
+
+        File.WriteAllText(Path.Combine(consumer, ".editorconfig"), "root = true\n\n[*.cs]\ndotnet_diagnostic.BP0001.severity = none\n");
+        Assert.DoesNotContain("BP0001", await Dotnet(consumer, "build", "--no-incremental"), StringComparison.Ordinal);
+
+        var expected = Regex.Match(await Dotnet(consumer, "run", "--no-build"), "sent 262144 bytes sha256 ([0-9A-F]{16})").Groups[1].Value;
+        Assert.NotEmpty(expected);
+
+        // 3a. dotnet format applies the packaged code fix.
+        var formatted = CreateConsumer("formatted", version, feed);
+        await Dotnet(formatted, "restore");
+        await Dotnet(formatted, "format", "analyzers", "--diagnostics", "BP0001", "--severity", "warn");
+        await AssertFixedAndRuns(formatted, expected);
+
+        // 3b. So does the installed tool.
+        var tools = Path.Combine(_work, "tools");
+        await Dotnet(_work, "tool", "install", "Backpressure.Cli", "--version", version, "--tool-path", tools, "--add-source", feed);
+        var fixedByTool = CreateConsumer("tool-fixed", version, feed);
+        await Dotnet(fixedByTool, "build");
+        var fix = await Run(fixedByTool, Path.Combine(tools, "backpressure"), expectSuccess: true, "fix", fixedByTool);
+        Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left", fix, StringComparison.Ordinal);
+        await AssertFixedAndRuns(fixedByTool, expected);
+
+        // 4. The analyzer's own cost in a real build (a consumer with no .editorconfig silencing it).
+        var timed = await Dotnet(formatted, "build", "--no-incremental", "-p:ReportAnalyzer=true", "-v:d");
+        var rows = timed.Split('\n').Select(l => l.Trim()).Where(l => Regex.IsMatch(l, @"^(\d+\.\d+|<\d)") || l.StartsWith("Total analyzer execution time", StringComparison.Ordinal) || l.StartsWith("Total generator execution time", StringComparison.Ordinal));
+        foreach (var row in rows.Where(r => r.StartsWith("Total", StringComparison.Ordinal) || r.Contains("Backpressure", StringComparison.Ordinal)))
+        {
+            output.WriteLine("ReportAnalyzer: " + row);
+        }
+
+        output.WriteLine($"end-to-end wall time: {clock.Elapsed.TotalSeconds:F0} s");
+    }
+
+    private async Task AssertFixedAndRuns(string consumer, string expectedHash)
+    {
+        var source = await File.ReadAllTextAsync(Path.Combine(consumer, "Program.cs"));
+        Assert.Contains("await dc.AsBufferedChannel().WaitForBufferedAmountLowAsync(32768);", source, StringComparison.Ordinal);
+        var build = await Dotnet(consumer, "build", "--no-incremental");
+        Assert.DoesNotContain("BP0001", build, StringComparison.Ordinal);
+        Assert.Contains($"sent 262144 bytes sha256 {expectedHash}", await Dotnet(consumer, "run", "--no-build"), StringComparison.Ordinal);
+    }
+
+    private string CreateConsumer(string name, string version, string feed)
+    {
+        var directory = Path.Combine(_work, name);
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "Consumer.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Backpressure" Version="{version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(directory, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(directory, "Program.cs"), ConsumerProgram);
+        File.WriteAllText(Path.Combine(directory, "Sipsorcery.cs"), SipsorceryStub);
+        return directory;
+    }
+
+    private Task<string> Dotnet(string directory, params string[] args) => Run(directory, "dotnet", expectSuccess: true, args);
+
+    private Task<string> Dotnet(string directory, bool expectSuccess, params string[] args) => Run(directory, "dotnet", expectSuccess, args);
+
+    private async Task<string> Run(string directory, string command, bool expectSuccess, params string[] args)
+    {
+        var start = new ProcessStartInfo(command) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in _environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await process.WaitForExitAsync(timeout.Token);
+        var text = await stdout + await stderr;
+        if (expectSuccess && process.ExitCode != 0)
+        {
+            Assert.Fail($"{command} {string.Join(' ', args)} failed ({process.ExitCode}):\n{text}");
+        }
+
+        if (!expectSuccess && process.ExitCode == 0)
+        {
+            Assert.Fail($"{command} {string.Join(' ', args)} succeeded but should have failed:\n{text}");
+        }
+
+        return text;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Refactor.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Refactor.sln not found above " + AppContext.BaseDirectory);
+    }
+}
