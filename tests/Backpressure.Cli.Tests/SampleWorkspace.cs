@@ -44,7 +44,7 @@ public sealed class SampleWorkspace : IAsyncLifetime
             File.Copy(Path.Combine(repository, file), Path.Combine(Root, file).EnsureDirectory());
         }
 
-        foreach (var folder in new[] { "runtime/Backpressure", "analyzers/Backpressure.Analyzers", "samples/FileTransfer" })
+        foreach (var folder in new[] { "runtime/Backpressure", "analyzers/Backpressure.Analyzers", "analyzers/Backpressure.CodeFixes", "samples/FileTransfer" })
         {
             CopyTree(Path.Combine(repository, folder), Path.Combine(Root, folder));
         }
