@@ -104,11 +104,24 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         var feed = Path.Combine(_work, "feed");
         var repository = RepositoryRoot();
 
-        // 1. Pack into a feed of our own, and keep NuGet's cache private so no older copy is picked up.
-        _environment["NUGET_PACKAGES"] = Path.Combine(_work, "packages");
-        await Dotnet(repository, "pack", "runtime/Backpressure", "-c", "Release", "-o", feed, $"-p:Version={version}");
-        await Dotnet(repository, "pack", "src/Backpressure.Cli", "-c", "Release", "-o", feed, $"-p:Version={version}");
+        // 1. Pack from a copy of the sources (so nothing here touches the repository's obj/ while other
+        //    suites build it) into a feed of our own; from then on NuGet's cache is private, so the
+        //    consumer cannot pick up an older copy of the package.
+        var sources = Path.Combine(_work, "repo");
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", ".editorconfig" })
+        {
+            CopyFile(Path.Combine(repository, file), Path.Combine(sources, file));
+        }
+
+        foreach (var folder in new[] { "runtime/Backpressure", "analyzers/Backpressure.Analyzers", "analyzers/Backpressure.CodeFixes", "src/Backpressure.Cli" })
+        {
+            CopyTree(Path.Combine(repository, folder), Path.Combine(sources, folder));
+        }
+
+        await Dotnet(sources, "pack", "runtime/Backpressure", "-c", "Release", "-o", feed, $"-p:Version={version}");
+        await Dotnet(sources, "pack", "src/Backpressure.Cli", "-c", "Release", "-o", feed, $"-p:Version={version}");
         Assert.True(File.Exists(Path.Combine(feed, $"Backpressure.{version}.nupkg")));
+        _environment["NUGET_PACKAGES"] = Path.Combine(_work, "packages");
 
         // 2. A consumer outside the repository.
         var consumer = CreateConsumer("consumer", version, feed);
@@ -225,6 +238,24 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         }
 
         return text;
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (!relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
+            {
+                CopyFile(file, Path.Combine(to, relative));
+            }
+        }
+    }
+
+    private static void CopyFile(string from, string to)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        File.Copy(from, to);
     }
 
     private static string RepositoryRoot()
