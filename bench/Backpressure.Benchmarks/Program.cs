@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <watermark|alloc>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <watermark|alloc|strategies>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -15,8 +15,11 @@ switch (args.FirstOrDefault())
     case "alloc":
         await AllocationProbe.RunAsync();
         return 0;
+    case "strategies":
+        await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
+        return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <watermark|alloc>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <watermark|alloc|strategies [chart.svg]>");
         return 2;
 }
 #endif

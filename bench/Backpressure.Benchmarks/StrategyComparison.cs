@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Backpressure;
+
+/// <summary>
+/// The event-driven sender against the polling it replaces, over <see cref="InMemoryLinkChannel"/> at four
+/// link speeds: throughput as a share of the link, the deepest queue, and process CPU per MiB sent.
+/// </summary>
+internal static class StrategyComparison
+{
+    private const int Repeats = 3;
+    private const int ChunkSize = 16 * 1024;
+    private const long PollLimit = 64 * 1024;
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(2);
+
+    private sealed record Strategy(string Name, Func<IBufferedChannel, byte[], Task> Send, int MaxPayload);
+
+    private static readonly Strategy[] Strategies =
+    [
+        new("event-driven SendAsync", (c, p) => c.SendAsync(p), int.MaxValue),
+        new("poll every 50 ms (the seed's before)", (c, p) => PollingSend(c, p, 50), 2 << 20),
+        new("poll every 10 ms", (c, p) => PollingSend(c, p, 10), 8 << 20),
+        new("poll every 1 ms", (c, p) => PollingSend(c, p, 1), 32 << 20),
+        new("naive: send all, no backpressure", NaiveSend, 64 << 20),
+    ];
+
+    public static async Task RunAsync(string chartPath)
+    {
+        long[] rates = [10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000];
+        var results = new Dictionary<(string, long), (double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB)>();
+        Console.WriteLine($"latency {Latency.TotalMilliseconds} ms, {ChunkSize / 1024} KiB chunks, pollers wait while more than {PollLimit / 1024} KiB is queued; median of {Repeats} runs (min-max)");
+        Console.WriteLine("| link | strategy | throughput, % of link | peak queue | CPU ms per MiB |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var rate in rates)
+        {
+            foreach (var strategy in Strategies)
+            {
+                // About 0.3 s of ideal transfer time, within what each strategy finishes in reasonable time.
+                var payload = new byte[(int)Math.Clamp(rate / 8 * 3 / 10, 1 << 20, Math.Min(64 << 20, strategy.MaxPayload))];
+                await MeasureAsync(rate, strategy, payload, raisesLowEvent: true); // warm-up
+                var runs = new List<(double Fraction, long Peak, double Cpu)>();
+                for (var i = 0; i < Repeats; i++)
+                {
+                    runs.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: true));
+                }
+
+                var fractions = runs.Select(r => r.Fraction).Order().ToArray();
+                var result = (fractions[Repeats / 2], fractions[0], fractions[^1], runs.Max(r => r.Peak), runs.Select(r => r.Cpu).Order().ElementAt(Repeats / 2));
+                results[(strategy.Name, rate)] = result;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"| {rate / 1e6:N0} Mbit/s | {strategy.Name} | {result.Item1 * 100:F1} ({result.Item2 * 100:F1}-{result.Item3 * 100:F1}) | {result.Item4 / 1024:N0} KiB | {result.Item5:F1} |"));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("No low event (SIPSorcery-shaped): the drain-rate fallback against the 50 ms poller and the naive send");
+        Console.WriteLine("| link | strategy | throughput, % of link | peak queue |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var rate in new long[] { 100_000_000, 1_000_000_000 })
+        {
+            foreach (var strategy in new[] { Strategies[0], Strategies[1], Strategies[4] })
+            {
+                var payload = new byte[(int)Math.Clamp(rate / 8 * 3 / 10, 1 << 20, Math.Min(64 << 20, strategy.MaxPayload))];
+                await MeasureAsync(rate, strategy, payload, raisesLowEvent: false);
+                var runs = new List<(double Fraction, long Peak, double Cpu)>();
+                for (var i = 0; i < Repeats; i++)
+                {
+                    runs.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: false));
+                }
+
+                var fractions = runs.Select(r => r.Fraction).Order().ToArray();
+                Console.WriteLine(FormattableString.Invariant(
+                    $"| {rate / 1e6:N0} Mbit/s | {(strategy == Strategies[0] ? "SendAsync on the fallback" : strategy.Name)} | {fractions[Repeats / 2] * 100:F1} ({fractions[0] * 100:F1}-{fractions[^1] * 100:F1}) | {runs.Max(r => r.Peak) / 1024:N0} KiB |"));
+            }
+        }
+
+        File.WriteAllText(chartPath, Chart(rates, results));
+        Console.WriteLine();
+        Console.WriteLine($"chart written to {chartPath}");
+    }
+
+    private static async Task<(double Fraction, long Peak, double Cpu)> MeasureAsync(long rate, Strategy strategy, byte[] payload, bool raisesLowEvent)
+    {
+        using var link = new InMemoryLinkChannel(new InMemoryLinkOptions(rate, Latency, raisesBufferedAmountLow: raisesLowEvent));
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await strategy.Send(link, payload);
+        var spin = new SpinWait();
+        while (link.BufferedAmount > 0)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        return (payload.Length * 8.0 / rate / seconds, link.PeakBufferedAmount, cpuMs / (payload.Length / 1048576.0));
+    }
+
+    /// <summary>The C# twin of the seed's setTimeout(sendChunk, interval): check, sleep a fixed interval, check again.</summary>
+    private static async Task PollingSend(IBufferedChannel channel, byte[] payload, int intervalMs)
+    {
+        for (var offset = 0; offset < payload.Length; offset += ChunkSize)
+        {
+            while (channel.BufferedAmount > PollLimit)
+            {
+                await Task.Delay(intervalMs);
+            }
+
+            channel.Send(payload.AsMemory(offset, Math.Min(ChunkSize, payload.Length - offset)));
+        }
+    }
+
+    private static Task NaiveSend(IBufferedChannel channel, byte[] payload)
+    {
+        for (var offset = 0; offset < payload.Length; offset += ChunkSize)
+        {
+            channel.Send(payload.AsMemory(offset, Math.Min(ChunkSize, payload.Length - offset)));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Throughput against link speed, both on log scales, one line per strategy and the link rate as the ceiling.</summary>
+    private static string Chart(long[] rates, Dictionary<(string, long), (double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB)> results)
+    {
+        const int Width = 760, Height = 440, Left = 70, Right = 250, Top = 30, Bottom = 60;
+        double minY = Math.Log10(0.1), maxY = Math.Log10(2000); // MB/s
+        double X(long rate) => Left + ((Math.Log10(rate) - 7) / 3 * (Width - Left - Right));
+        double Y(double megabytesPerSecond) => Top + ((maxY - Math.Log10(Math.Max(megabytesPerSecond, 0.1))) / (maxY - minY) * (Height - Top - Bottom));
+        string[] colours = ["#1b7837", "#d73027", "#fc8d59", "#fee090", "#4575b4"];
+        var svg = new StringBuilder();
+        svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{Height}" font-family="sans-serif" font-size="12">""").AppendLine();
+        svg.AppendLine("""<rect width="100%" height="100%" fill="white"/>""");
+        svg.Append(CultureInfo.InvariantCulture, $"""<text x="{Left}" y="18" font-size="14">Throughput vs link speed (InMemoryLinkChannel, {Latency.TotalMilliseconds} ms latency)</text>""").AppendLine();
+        foreach (var tick in new[] { 0.1, 1, 10, 100, 1000 })
+        {
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" x2="{Width - Right}" y1="{Y(tick):F1}" y2="{Y(tick):F1}" stroke="#ddd"/><text x="{Left - 8}" y="{Y(tick) + 4:F1}" text-anchor="end">{tick}</text>""").AppendLine();
+        }
+
+        foreach (var rate in rates)
+        {
+            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{X(rate):F1}" y="{Height - Bottom + 18}" text-anchor="middle">{(rate >= 1_000_000_000 ? $"{rate / 1_000_000_000} Gbit/s" : $"{rate / 1_000_000} Mbit/s")}</text>""").AppendLine();
+        }
+
+        svg.Append(CultureInfo.InvariantCulture, $"""<text x="18" y="{(Top + Height - Bottom) / 2}" transform="rotate(-90 18 {(Top + Height - Bottom) / 2})" text-anchor="middle">MB/s (log)</text>""").AppendLine();
+        var ceiling = string.Join(" ", rates.Select(r => FormattableString.Invariant($"{X(r):F1},{Y(r / 8e6):F1}")));
+        svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{ceiling}" fill="none" stroke="black" stroke-dasharray="6 4"/>""").AppendLine();
+        var legendY = Top + 10;
+        svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Width - Right + 20}" x2="{Width - Right + 45}" y1="{legendY}" y2="{legendY}" stroke="black" stroke-dasharray="6 4"/><text x="{Width - Right + 50}" y="{legendY + 4}">link rate</text>""").AppendLine();
+        for (var i = 0; i < Strategies.Length; i++)
+        {
+            var points = string.Join(" ", rates.Select(r => FormattableString.Invariant($"{X(r):F1},{Y(results[(Strategies[i].Name, r)].Fraction * r / 8e6):F1}")));
+            svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{points}" fill="none" stroke="{colours[i]}" stroke-width="2.5"/>""").AppendLine();
+            legendY += 22;
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Width - Right + 20}" x2="{Width - Right + 45}" y1="{legendY}" y2="{legendY}" stroke="{colours[i]}" stroke-width="2.5"/><text x="{Width - Right + 50}" y="{legendY + 4}">{Strategies[i].Name.Split(" (")[0]}</text>""").AppendLine();
+        }
+
+        svg.AppendLine("</svg>");
+        return svg.ToString();
+    }
+}
