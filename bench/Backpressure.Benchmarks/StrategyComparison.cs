@@ -148,12 +148,24 @@ internal static class StrategyComparison
         svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{ceiling}" fill="none" stroke="black" stroke-dasharray="6 4"/>""").AppendLine();
         var legendY = Top + 10;
         svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Width - Right + 20}" x2="{Width - Right + 45}" y1="{legendY}" y2="{legendY}" stroke="black" stroke-dasharray="6 4"/><text x="{Width - Right + 50}" y="{legendY + 4}">link rate</text>""").AppendLine();
-        for (var i = 0; i < Strategies.Length; i++)
+        // The event-driven line is drawn last and widest: it runs on top of the link rate and the naive send.
+        string Style(int i) => i switch
+        {
+            0 => "stroke-width=\"5\"",
+            4 => "stroke-width=\"2\" stroke-dasharray=\"2 4\"",
+            _ => "stroke-width=\"2.5\"",
+        };
+
+        foreach (var i in Enumerable.Range(0, Strategies.Length).Reverse())
         {
             var points = string.Join(" ", rates.Select(r => FormattableString.Invariant($"{X(r):F1},{Y(results[(Strategies[i].Name, r)].Fraction * r / 8e6):F1}")));
-            svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{points}" fill="none" stroke="{colours[i]}" stroke-width="2.5"/>""").AppendLine();
+            svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{points}" fill="none" stroke="{colours[i]}" {Style(i)}/>""").AppendLine();
+        }
+
+        for (var i = 0; i < Strategies.Length; i++)
+        {
             legendY += 22;
-            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Width - Right + 20}" x2="{Width - Right + 45}" y1="{legendY}" y2="{legendY}" stroke="{colours[i]}" stroke-width="2.5"/><text x="{Width - Right + 50}" y="{legendY + 4}">{Strategies[i].Name.Split(" (")[0]}</text>""").AppendLine();
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Width - Right + 20}" x2="{Width - Right + 45}" y1="{legendY}" y2="{legendY}" stroke="{colours[i]}" {Style(i)}/><text x="{Width - Right + 50}" y="{legendY + 4}">{Strategies[i].Name.Split(" (")[0]}</text>""").AppendLine();
         }
 
         svg.AppendLine("</svg>");

@@ -90,15 +90,9 @@ public sealed class HandlerLeakTests
         await channel.Inner.SendAsync(Payload(10)).Within(); // and the channel is not left locked
     }
 
-    private sealed class ThrowingStream(int afterBytes) : Stream
+    private sealed class ThrowingStream(int afterBytes) : ReadOnlyTestStream
     {
         private int _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -111,11 +105,6 @@ public sealed class HandlerLeakTests
             _position += n;
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>A channel whose Error event refuses subscribers, after Closed has already accepted one.</summary>

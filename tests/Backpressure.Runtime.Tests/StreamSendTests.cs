@@ -62,15 +62,9 @@ public sealed class StreamSendTests
     }
 
     /// <summary>A non-seekable stream that returns at most <c>maxRead</c> bytes per read, as sockets do.</summary>
-    private sealed class TrickleStream(byte[] data, int maxRead) : Stream
+    private sealed class TrickleStream(byte[] data, int maxRead) : ReadOnlyTestStream
     {
         private int _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -79,11 +73,6 @@ public sealed class StreamSendTests
             _position += n;
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 
