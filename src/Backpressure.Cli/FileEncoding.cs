@@ -2,24 +2,37 @@ using System.Text;
 
 namespace Backpressure.Cli;
 
-/// <summary>The encoding a file was written in, as its bytes show, so a rewrite keeps it (and its BOM or lack of one).</summary>
+/// <summary>
+/// The encoding a file was written in, as its bytes show, so a rewrite keeps it (and its BOM or lack of
+/// one). A file with no BOM must be valid UTF-8: anything else (Latin-1, say) would be corrupted by a
+/// rewrite, so it is refused instead.
+/// </summary>
 public static class FileEncoding
 {
     public static Encoding Detect(string path)
     {
-        Span<byte> head = stackalloc byte[3];
-        int read;
-        using (var stream = File.OpenRead(path))
+        var bytes = File.ReadAllBytes(path);
+        switch (bytes)
         {
-            read = stream.Read(head);
+            case [0xEF, 0xBB, 0xBF, ..]:
+                return new UTF8Encoding(encoderShouldEmitUTF8Identifier: true);
+            case [0xFF, 0xFE, 0x00, 0x00, ..]:
+                return new UTF32Encoding(bigEndian: false, byteOrderMark: true);
+            case [0xFF, 0xFE, ..]:
+                return new UnicodeEncoding(bigEndian: false, byteOrderMark: true);
+            case [0xFE, 0xFF, ..]:
+                return new UnicodeEncoding(bigEndian: true, byteOrderMark: true);
         }
 
-        return head[..read] switch
+        try
         {
-            [0xEF, 0xBB, 0xBF] => new UTF8Encoding(encoderShouldEmitUTF8Identifier: true),
-            [0xFF, 0xFE, ..] => new UnicodeEncoding(bigEndian: false, byteOrderMark: true),
-            [0xFE, 0xFF, ..] => new UnicodeEncoding(bigEndian: true, byteOrderMark: true),
-            _ => new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
-        };
+            _ = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetCharCount(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new CliException(ExitCodes.BadInput, $"'{path}' is neither UTF-8 nor marked with a byte order mark; re-save it as UTF-8 so it can be rewritten without damage. Nothing was written.");
+        }
+
+        return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
     }
 }

@@ -7,8 +7,8 @@ using Microsoft.CodeAnalysis.CodeFixes;
 
 namespace Backpressure.Cli;
 
-/// <summary>The outcome of fixing: the fixed solution, how many sites it fixed, and the errors it would add.</summary>
-public sealed record FixResult(Solution Fixed, int SitesFixed, IReadOnlyList<DocumentId> ChangedDocuments, IReadOnlyList<string> NewErrors);
+/// <summary>The outcome of fixing: the fixed solution, the documents it changed, and the errors it would add.</summary>
+public sealed record FixResult(Solution Fixed, IReadOnlyList<DocumentId> ChangedDocuments, IReadOnlyList<string> NewErrors);
 
 /// <summary>
 /// Applies BP0001's fix-all document by document, re-analyses, and repeats while sites remain fixable
@@ -24,7 +24,6 @@ public static class Fixer
         var provider = new BP0001BufferedAmountPollingCodeFix();
         var fixAll = provider.GetFixAllProvider();
         var solution = original;
-        var fixedSites = 0;
         var seen = new HashSet<string>(StringComparer.Ordinal);
 
         for (var round = 0; round < MaxIterations; round++)
@@ -34,8 +33,9 @@ public static class Fixer
                 .ToList();
 
             // A site that is fixable again after being fixed would loop: stop instead.
-            var keys = fixable.Select(d => $"{d.Location.SourceTree?.FilePath}|{d.Location.SourceSpan}|{d.Location.SourceTree?.GetText(cancellationToken).ToString(d.Location.SourceSpan)}").ToList();
-            if (fixable.Count == 0 || keys.All(k => !seen.Add(k)))
+            var keys = fixable.Select(d => $"{d.Location.SourceTree?.FilePath}|{d.Location.SourceTree?.GetText(cancellationToken).ToString(d.Location.SourceSpan)}").ToList();
+            var fresh = keys.Count(k => seen.Add(k));
+            if (fixable.Count == 0 || fresh == 0)
             {
                 break;
             }
@@ -62,14 +62,12 @@ public static class Fixer
                         solution = apply.ChangedSolution;
                     }
                 }
-
-                fixedSites += group.Count();
             }
         }
 
         var changed = solution.GetChanges(original).GetProjectChanges().SelectMany(p => p.GetChangedDocuments()).ToList();
         var newErrors = await NewErrorsAsync(original, solution, changed.Select(d => d.ProjectId).Distinct(), root, cancellationToken);
-        return new FixResult(solution, fixedSites, changed, newErrors);
+        return new FixResult(solution, changed, newErrors);
     }
 
     /// <summary>Errors the fixed projects have that the originals did not, matched by id, file and message (positions move).</summary>

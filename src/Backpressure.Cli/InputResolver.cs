@@ -20,6 +20,11 @@ public static class InputResolver
     /// </summary>
     public static Input Resolve(string path)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new CliException(ExitCodes.BadInput, "no path given: name a .sln, .slnx, .csproj or folder.");
+        }
+
         var full = System.IO.Path.GetFullPath(path);
         if (File.Exists(full))
         {
@@ -41,6 +46,13 @@ public static class InputResolver
         var solutions = Directory.EnumerateFiles(full).Where(f => SolutionExtensions.Contains(System.IO.Path.GetExtension(f).ToLowerInvariant())).ToList();
         var projects = Directory.EnumerateFiles(full, "*.csproj").ToList();
         var candidates = solutions.Count > 0 ? solutions : projects;
+        if (candidates.Count == 0
+            && Directory.EnumerateFiles(full, "*.csproj", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(3).ToList() is { Count: > 0 } nested)
+        {
+            // Their files belong to those projects, with their settings: never to an invented loose project.
+            throw new CliException(ExitCodes.BadInput, $"'{path}' holds projects in subfolders ({string.Join(", ", nested.Select(p => System.IO.Path.GetRelativePath(full, p)))}); name a project or a solution.");
+        }
+
         return candidates.Count switch
         {
             0 => new Input(InputKind.LooseFolder, full, full),

@@ -34,7 +34,7 @@ public static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            await error.WriteLineAsync($"error: {parsed.Errors[0].Message} (see --help)");
+            await error.WriteLineAsync($"error: {parsed.Errors[0].Message.Split('\n')[0].Trim()} (see --help)");
             return ExitCodes.BadInput;
         }
 

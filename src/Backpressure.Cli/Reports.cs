@@ -7,6 +7,9 @@ namespace Backpressure.Cli;
 /// <summary>What a run reports: its findings and, for fix, what was fixed.</summary>
 public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int FilesChanged, bool DryRun, Verb Verb)
 {
+    /// <summary>Gets the unified diff of a dry run (carried inside JSON, printed before the text report).</summary>
+    public string? Diff { get; init; }
+
     public int Fixable => Findings.Count(f => f.Fixable);
 }
 
@@ -15,10 +18,10 @@ public static class Reports
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static string Render(Report report, ReportFormat format) => format switch
+    public static string Render(Report report, ReportFormat format, string sourceRoot, string inputRoot) => format switch
     {
         ReportFormat.Json => Json(report),
-        ReportFormat.Sarif => Sarif(report),
+        ReportFormat.Sarif => Sarif(report, sourceRoot, inputRoot),
         _ => Text(report),
     };
 
@@ -55,12 +58,20 @@ public static class Reports
                 ["dryRun"] = report.DryRun,
             },
         };
+        if (report.Diff is not null)
+        {
+            root["diff"] = report.Diff;
+        }
+
         return root.ToJsonString(Indented) + Environment.NewLine;
     }
 
     /// <summary>SARIF 2.1.0 with what code-scanning uploads need: the tool and its rules, results with physical locations.</summary>
-    public static string Sarif(Report report)
+    public static string Sarif(Report report, string sourceRoot, string inputRoot)
     {
+        // Paths relative to the repository, under a base id a code-scanning upload resolves.
+        string Uri(string path) => System.Uri.EscapeDataString(Path.GetRelativePath(sourceRoot, Path.Combine(inputRoot, path)).Replace('\\', '/')).Replace("%2F", "/", StringComparison.Ordinal);
+
         var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
@@ -80,7 +91,7 @@ public static class Reports
             {
                 ["physicalLocation"] = new JsonObject
                 {
-                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri.EscapeDataString(f.Path).Replace("%2F", "/", StringComparison.Ordinal) },
+                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri(f.Path), ["uriBaseId"] = "SRCROOT" },
                     ["region"] = new JsonObject { ["startLine"] = f.Line, ["startColumn"] = f.Column },
                 },
             }),
@@ -103,6 +114,7 @@ public static class Reports
                         ["rules"] = rules,
                     },
                 },
+                ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
                 ["results"] = results,
             }),
         };

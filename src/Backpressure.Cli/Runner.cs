@@ -27,13 +27,19 @@ public static class Runner
             await error.WriteLineAsync($"error: {ex.Message}");
             return ex.ExitCode;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Whatever else goes wrong is still bad input or an environment problem: one line, no stack trace.
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return ExitCodes.BadInput;
+        }
     }
 
     private static async Task<int> CheckAsync(CliOptions options, Input input, LoadedCode code, TextWriter output, CancellationToken cancellationToken)
     {
         var diagnostics = await WithProgressAsync(output, "Analysing", () => Analysis.DiagnosticsAsync(code.Solution, cancellationToken));
         var findings = Sort(diagnostics.Select(d => Analysis.ToFinding(d, input.Root)));
-        await EmitAsync(options, new Report(findings, 0, 0, false, Verb.Check), output);
+        await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check), output, []);
         return findings.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
     }
 
@@ -51,7 +57,12 @@ public static class Runner
             return ExitCodes.FixRefused;
         }
 
-        var remaining = Sort((await Analysis.DiagnosticsAsync(result.Fixed, cancellationToken)).Select(d => Analysis.ToFinding(d, input.Root)));
+        var found = Sort((await Analysis.DiagnosticsAsync(code.Solution, cancellationToken)).Select(d => Analysis.ToFinding(d, input.Root)));
+        var left = Sort((await Analysis.DiagnosticsAsync(result.Fixed, cancellationToken)).Select(d => Analysis.ToFinding(d, input.Root)));
+
+        // A dry run wrote nothing: what is left is reported where it is on disk, in the unfixed files.
+        var remaining = options.DryRun ? found.Where(f => !f.Fixable).ToList() : left;
+        var fixedSites = Math.Max(0, found.Count - left.Count);
         var changes = new List<(string Path, string Before, string After)>();
         foreach (var id in result.ChangedDocuments)
         {
@@ -60,44 +71,58 @@ public static class Runner
             changes.Add((before.FilePath!, (await before.GetTextAsync(cancellationToken)).ToString(), (await after.GetTextAsync(cancellationToken)).ToString()));
         }
 
+        var report = new Report(remaining, fixedSites, changes.Count, options.DryRun, Verb.Fix);
         if (options.DryRun)
         {
             var renderer = new UnidiffRenderer(new Differ(), contextLines: 3);
-            foreach (var (path, before, after) in changes)
+            var diff = string.Concat(changes.Select(c =>
             {
-                var name = WorkspaceLoader.Relative(input.Root, path);
-                await output.WriteAsync(renderer.Generate(before, after, "a/" + name, "b/" + name, ignoreWhitespace: false, ignoreCase: false));
+                var name = WorkspaceLoader.Relative(input.Root, c.Path);
+                return renderer.Generate(c.Before, c.After, "a/" + name, "b/" + name, ignoreWhitespace: false, ignoreCase: false);
+            }));
+            report = report with { Diff = diff };
+            if (options.Format == ReportFormat.Text)
+            {
+                await output.WriteAsync(diff);
             }
+
+            await EmitAsync(options, input, report, output, []);
         }
         else
         {
-            FileWriter.WriteAll(changes.Select(c => (c.Path, c.After)).ToList());
+            // The sources and the report go together: all written, or none.
+            await EmitAsync(options, input, report, output, changes.Select(c => (c.Path, c.After)).ToList());
         }
 
-        await EmitAsync(options, new Report(remaining, result.SitesFixed, changes.Count, options.DryRun, Verb.Fix), output);
         return remaining.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
     }
 
-    private static async Task EmitAsync(CliOptions options, Report report, TextWriter output)
+    private static async Task EmitAsync(CliOptions options, Input input, Report report, TextWriter output, List<(string Path, string Text)> sources)
     {
-        var rendered = Reports.Render(report, options.Format);
+        var rendered = Reports.Render(report, options.Format, SourceRoot(input.Root), input.Root);
         if (options.OutputFile is null)
         {
+            FileWriter.WriteAll(sources);
             await output.WriteAsync(rendered);
             return;
         }
 
-        var path = Path.GetFullPath(options.OutputFile);
-        if (!File.Exists(path))
+        FileWriter.WriteAll([.. sources, (Path.GetFullPath(options.OutputFile), rendered)]);
+        await output.WriteLineAsync(Reports.Summary(report));
+    }
+
+    /// <summary>The repository the input lives in (the nearest folder above it with .git), for SARIF's source root.</summary>
+    private static string SourceRoot(string root)
+    {
+        for (var directory = new DirectoryInfo(root); directory is not null; directory = directory.Parent)
         {
-            await File.WriteAllTextAsync(path, string.Empty);
+            if (Directory.Exists(Path.Combine(directory.FullName, ".git")) || File.Exists(Path.Combine(directory.FullName, ".git")))
+            {
+                return directory.FullName;
+            }
         }
 
-        FileWriter.WriteAll([(path, rendered)]);
-        if (options.Format != ReportFormat.Text)
-        {
-            await output.WriteLineAsync(Reports.Summary(report));
-        }
+        return root;
     }
 
     private static List<Finding> Sort(IEnumerable<Finding> findings) =>

@@ -59,10 +59,9 @@ public static class WorkspaceLoader
             }
 
             // An unrestored project loads without its references: every analysis would run half-blind.
-            foreach (var project in solution.Projects.Where(p => p.FilePath is not null))
+            foreach (var project in solution.Projects.Where(p => p.FilePath is not null && p.Language == LanguageNames.CSharp))
             {
-                var assets = Path.Combine(Path.GetDirectoryName(project.FilePath!)!, "obj", "project.assets.json");
-                if (!File.Exists(assets))
+                if (!IsRestored(project.FilePath!))
                 {
                     throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, project.FilePath!)}' is not restored: run 'dotnet restore' first.");
                 }
@@ -73,7 +72,7 @@ public static class WorkspaceLoader
                 throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, input.Path)}' holds no C# project.");
             }
 
-            return new LoadedCode(workspace, solution, warnings);
+            return new LoadedCode(workspace, OneTargetPerProject(solution), warnings);
         }
         catch (Exception ex) when (ex is not CliException and not OperationCanceledException)
         {
@@ -85,6 +84,45 @@ public static class WorkspaceLoader
             workspace.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Its assets file is in obj/ beside it, or in the artifacts layout's artifacts/obj/&lt;name&gt;/ above it.</summary>
+    private static bool IsRestored(string projectFile)
+    {
+        var directory = Path.GetDirectoryName(projectFile)!;
+        if (File.Exists(Path.Combine(directory, "obj", "project.assets.json")))
+        {
+            return true;
+        }
+
+        var name = Path.GetFileNameWithoutExtension(projectFile);
+        for (var current = new DirectoryInfo(directory); current is not null; current = current.Parent)
+        {
+            if (File.Exists(Path.Combine(current.FullName, "artifacts", "obj", name, "project.assets.json")))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A multi-targeted project loads once per target framework, each with the same files: keep the first
+    /// target only, so each file is analysed, fixed, counted and written once.
+    /// </summary>
+    private static Solution OneTargetPerProject(Solution solution)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var project in solution.Projects.OrderBy(p => p.Name, StringComparer.Ordinal).ToList())
+        {
+            if (project.FilePath is { } file && !seen.Add(file))
+            {
+                solution = solution.RemoveProject(project.Id);
+            }
+        }
+
+        return solution;
     }
 
     private static LoadedCode LoadLooseFolder(Input input)

@@ -66,6 +66,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Contains("-                await Task.Delay(50, cancellationToken);", output, StringComparison.Ordinal);
         Assert.Contains("+            await transport.AsBufferedChannel().WaitForBufferedAmountLowAsync(HighWater, cancellationToken);", output, StringComparison.Ordinal);
         Assert.Contains("Would fix 3 site(s)", output, StringComparison.Ordinal);
+        Assert.Contains("FileSender.cs(61,9): warning BP0001", output, StringComparison.Ordinal); // where it is on disk
     }
 
     [Fact]
@@ -116,12 +117,14 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Contains(driver.GetProperty("rules").EnumerateArray(), r => r.GetProperty("id").GetString() == "BP0001" && r.GetProperty("helpUri").GetString()!.EndsWith("docs/rules/BP0001.md", StringComparison.Ordinal));
         var results = run.GetProperty("results").EnumerateArray().ToList();
         Assert.Equal(4, results.Count);
+        Assert.StartsWith("file:///", run.GetProperty("originalUriBaseIds").GetProperty("SRCROOT").GetProperty("uri").GetString(), StringComparison.Ordinal);
         Assert.All(results, r =>
         {
             Assert.Equal("BP0001", r.GetProperty("ruleId").GetString());
             Assert.False(string.IsNullOrEmpty(r.GetProperty("message").GetProperty("text").GetString()));
             var location = r.GetProperty("locations")[0].GetProperty("physicalLocation");
             Assert.Equal("FileSender.cs", location.GetProperty("artifactLocation").GetProperty("uri").GetString());
+            Assert.Equal("SRCROOT", location.GetProperty("artifactLocation").GetProperty("uriBaseId").GetString());
             Assert.True(location.GetProperty("region").GetProperty("startLine").GetInt32() > 0);
         });
     }
@@ -231,6 +234,93 @@ public sealed class InputTests
 
 public sealed class LooseFolderTests
 {
+    [Fact]
+    public async Task Fix_WithAReportIntoAMissingFolder_Exit2_AndLeavesTheSourcesAlone()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, _, error) = await Cli.RunAsync("fix", folder.Path, "--format", "json", "--output", Path.Combine(folder.Path, "missing", "r.json"));
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("nothing was written", error, StringComparison.Ordinal);
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(sender));
+    }
+
+    [Fact]
+    public async Task Fix_RefusesAFileThatIsNeitherUtf8NorBomMarked_InsteadOfCorruptingIt()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Wire.cs", Cli.Channel);
+        var sender = Path.Combine(folder.Path, "Sender.cs");
+        var latin1 = Encoding.Latin1.GetBytes("// Grüße\n" + Cli.FixableSender);
+        File.WriteAllBytes(sender, latin1);
+
+        var (code, _, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("neither UTF-8 nor marked with a byte order mark", error, StringComparison.Ordinal);
+        Assert.Equal(latin1, File.ReadAllBytes(sender));
+    }
+
+    [Fact]
+    public async Task Fix_WritesThroughASymbolicLink_WhichStaysALink()
+    {
+        using var folder = new Cli.LooseFolder();
+        using var elsewhere = new Cli.LooseFolder();
+        var target = elsewhere.Write("Sender.txt", Cli.FixableSender);
+        var link = Path.Combine(folder.Path, "Sender.cs");
+        File.CreateSymbolicLink(link, target);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, _, _) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.Contains("WaitForBufferedAmountLowAsync", File.ReadAllText(target), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DryRun_AsJson_IsOneValidDocument_CarryingTheDiff()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, output, _) = await Cli.RunAsync("fix", folder.Path, "--dry-run", "--format", "json");
+
+        Assert.Equal(ExitCodes.Success, code);
+        using var json = JsonDocument.Parse(output);
+        Assert.Contains("+++ b/Sender.cs", json.RootElement.GetProperty("diff").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, json.RootElement.GetProperty("summary").GetProperty("fixed").GetInt32());
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(sender));
+    }
+
+    [Fact]
+    public async Task AFolderWithProjectsOnlyInSubfolders_IsNotTakenAsLooseFiles()
+    {
+        using var folder = new Cli.LooseFolder();
+        Directory.CreateDirectory(Path.Combine(folder.Path, "App"));
+        folder.Write("App/App.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\" />");
+        folder.Write("App/Program.cs", "class P { }");
+
+        var (code, _, error) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("holds projects in subfolders (App/App.csproj); name a project or a solution.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EmptyPath_Exit2_OneLine()
+    {
+        var (code, _, error) = await Cli.RunAsync("check", string.Empty);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: no path given: name a .sln, .slnx, .csproj or folder.", error.Trim());
+    }
+
     [Fact]
     public async Task Fix_OnLooseFiles_RewritesWithTheGeneratedAdapter_Exit0()
     {
