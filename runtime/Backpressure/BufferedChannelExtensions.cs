@@ -20,7 +20,10 @@ namespace Backpressure;
 /// <b>drain-rate fallback</b>: the sender measures how fast the queue empties and sleeps as long as that
 /// rate says the queue needs to reach the low threshold (between
 /// <see cref="BackpressureOptions.FallbackMinimumDelay"/> and <see cref="BackpressureOptions.FallbackMaximumDelay"/>),
-/// then checks again. It is a fallback: a channel that raises the event never uses it.
+/// then checks again. Timers sleep longer than asked (15.6 ms on Windows, several ms on a busy machine), so
+/// on a fast link <c>SendAsync</c> raises both thresholds until the queue outlasts the sleep it measured,
+/// to at most 16 times the low threshold; <c>WaitForBufferedAmountLowAsync</c> never does, as its threshold
+/// is the caller's condition. It is a fallback: a channel that raises the event never uses it.
 /// </remarks>
 public static class BufferedChannelExtensions
 {
@@ -183,7 +186,7 @@ public static class BufferedChannelExtensions
         var sent = 0;
         while (sent < data.Length)
         {
-            await transfer.WaitForRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
+            await transfer.WaitForSendRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
             var length = Math.Min(transfer.ChunkSize, data.Length - sent);
             transfer.Send(data.Slice(sent, length), sent);
             sent += length;
@@ -221,7 +224,7 @@ public static class BufferedChannelExtensions
                     return;
                 }
 
-                await transfer.WaitForRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
+                await transfer.WaitForSendRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
                 transfer.Send(new ReadOnlyMemory<byte>(buffer, 0, length), sent);
                 sent += length;
                 progress?.Report(sent);

@@ -89,6 +89,70 @@ public sealed class FallbackTests
     }
 
     [Fact]
+    public async Task CoarseTimer_OnAFastLink_RaisesTheThresholds_SoTheQueueOutlastsTheSleep_WithinSixteenTimesLow()
+    {
+        // A 1,000,000 B/s link (1 byte per microsecond) behind a timer that fires 4 ms late: at the configured
+        // 1,000/2,000 bytes the queue would empty in 2 ms of every 5 ms sleep and the link would idle.
+        var time = new RecordingTimeProvider { TimerLateness = Ms(4) };
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var transfer = channel.SendAsync(Payload(300_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 2000, timeProvider: time));
+
+        var emptyAtWake = new List<bool>();
+        long deepestResume = 0;
+        var wake = Task.Run(time.NextWakeAsync);
+        while (await Task.WhenAny(wake, transfer.Within()) == wake)
+        {
+            var slept = await wake + time.TimerLateness;
+            wake = Task.Run(time.NextWakeAsync);
+            deepestResume = Math.Max(deepestResume, channel.BufferedAmount);
+            emptyAtWake.Add(channel.BufferedAmount <= (long)slept.TotalMicroseconds);
+            channel.Drain((long)slept.TotalMicroseconds);
+            time.Fake.Advance(slept);
+        }
+
+        await transfer.Within();
+
+        // The first five sleeps measure the rate and the lateness; from then on the queue holds 1.5 real sleeps
+        // (1.5 x 5 ms = 7,500 bytes) when the sender parks, so no sleep finds it empty.
+        Assert.InRange(deepestResume, 7_500, (16 * 1000) + 1000 + 500);
+        Assert.True(!emptyAtWake.Skip(5).Contains(true), string.Join(",", emptyAtWake.Select(e => e ? "E" : ".")) + " deepest " + deepestResume);
+    }
+
+    [Fact]
+    public async Task RaisedThresholds_AreCappedAtSixteenTimesLow_AndNeverApplyToAnExplicitWait()
+    {
+        var time = new RecordingTimeProvider { TimerLateness = Ms(20) };
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var transfer = channel.SendAsync(Payload(400_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 2000, timeProvider: time));
+
+        // 10,000,000 B/s behind a 20 ms late timer would want 315,000 bytes queued: the cap is 16 x 1,000.
+        var wake = Task.Run(time.NextWakeAsync);
+        while (await Task.WhenAny(wake, transfer.Within()) == wake)
+        {
+            var slept = await wake + time.TimerLateness;
+            wake = Task.Run(time.NextWakeAsync);
+            channel.Drain((long)(slept.TotalMicroseconds * 10));
+            time.Fake.Advance(slept);
+        }
+
+        await transfer.Within();
+        Assert.InRange(channel.PeakBuffered, 9000, (16 * 1000) + 1000 + 500);
+
+        // The same channel, with its fast rate measured: an explicit wait still means "at or under 1,000".
+        channel.DrainAll();
+        channel.Send(new byte[5000]);
+        var wait = channel.WaitForBufferedAmountLowAsync(1000, time).AsTask();
+        await wake.Within();
+        channel.Drain(channel.BufferedAmount - 1500);
+        time.Fake.Advance(Ms(25));
+        await time.NextWakeAsync(); // 1,500 bytes left: it sleeps again instead of returning
+        Assert.False(wait.IsCompleted);
+        channel.Drain(500);
+        time.Fake.Advance(Ms(25));
+        await wait.Within();
+    }
+
+    [Fact]
     public void Estimator_IgnoresIdleTime_WhenTheQueueRanEmpty()
     {
         var time = new RecordingTimeProvider();

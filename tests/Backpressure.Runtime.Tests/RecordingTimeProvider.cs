@@ -16,6 +16,9 @@ internal sealed class RecordingTimeProvider : TimeProvider
 
     public int TimersCreated => Volatile.Read(ref _timersCreated);
 
+    /// <summary>Gets or sets how much later than asked every timer fires, like a coarse OS timer; recorded delays stay as asked.</summary>
+    public TimeSpan TimerLateness { get; set; }
+
     public override long TimestampFrequency => Fake.TimestampFrequency;
 
     public override long GetTimestamp() => Fake.GetTimestamp();
@@ -25,7 +28,7 @@ internal sealed class RecordingTimeProvider : TimeProvider
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         Interlocked.Increment(ref _timersCreated);
-        var timer = new RecordingTimer(Fake.CreateTimer(callback, state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan), _wakes.Writer);
+        var timer = new RecordingTimer(this, Fake.CreateTimer(callback, state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan), _wakes.Writer);
         timer.Change(dueTime, period);
         return timer;
     }
@@ -37,11 +40,11 @@ internal sealed class RecordingTimeProvider : TimeProvider
         return await _wakes.Reader.ReadAsync(cts.Token);
     }
 
-    private sealed class RecordingTimer(ITimer inner, ChannelWriter<TimeSpan> wakes) : ITimer
+    private sealed class RecordingTimer(RecordingTimeProvider owner, ITimer inner, ChannelWriter<TimeSpan> wakes) : ITimer
     {
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            var changed = inner.Change(dueTime, period);
+            var changed = inner.Change(dueTime == Timeout.InfiniteTimeSpan ? dueTime : dueTime + owner.TimerLateness, period);
             if (dueTime != Timeout.InfiniteTimeSpan)
             {
                 wakes.TryWrite(dueTime);

@@ -13,11 +13,18 @@ internal sealed class DrainRateEstimator
 {
     private const double Smoothing = 0.5;
 
+    /// <summary>How many of the timer's shortest real sleeps the queue should hold when a transfer resumes.</summary>
+    private const double SleepsQueued = 1.5;
+
+    /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
+    private const long MaximumGrowth = 16;
+
     private long _lastAmount = -1;
     private long _lastTimestamp;
     private long _sentSinceLast;
     private double _bytesPerSecond;
     private int _fruitlessWaits;
+    private double _oversleepSeconds;
     private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
@@ -34,10 +41,50 @@ internal sealed class DrainRateEstimator
             _time = time;
             _bytesPerSecond = 0;
             _fruitlessWaits = 0;
+            _oversleepSeconds = 0;
         }
 
         _lastAmount = -1;
         _sentSinceLast = 0;
+    }
+
+    /// <summary>Gets how much later than asked the timer wakes, smoothed (0 while nothing has been measured).</summary>
+    public TimeSpan Oversleep => TimeSpan.FromTicks((long)(_oversleepSeconds * TimeSpan.TicksPerSecond));
+
+    /// <summary>
+    /// Records a timer wake: the delay that was asked for and the time that really passed, thread-pool hop
+    /// included. Coarse timers (15.6 ms on Windows, several ms in busy containers) show up here.
+    /// </summary>
+    public void OnWoke(TimeSpan requested, TimeSpan elapsed)
+    {
+        var late = Math.Max(0, (elapsed - requested).TotalSeconds);
+        _oversleepSeconds = _oversleepSeconds <= 0 ? late : (Smoothing * late) + ((1 - Smoothing) * _oversleepSeconds);
+    }
+
+    /// <summary>
+    /// How far a transfer should raise its thresholds so the queue outlasts the shortest sleep the timer
+    /// really delivers: without a low event nobody looks at the queue while the sender sleeps, and a queue
+    /// that empties in less than one sleep leaves the link idle for the rest of it. The raised low threshold
+    /// holds <see cref="SleepsQueued"/> such sleeps at the measured rate, and is at most
+    /// <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>; 0 while no rate is known.
+    /// </summary>
+    public long ThresholdRaise(long lowThreshold, long highWatermark)
+    {
+        if (_bytesPerSecond <= 0 || lowThreshold <= 0)
+        {
+            return 0;
+        }
+
+        var shortestSleep = BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds;
+        var wanted = _bytesPerSecond * shortestSleep * SleepsQueued;
+        var limit = lowThreshold > long.MaxValue / MaximumGrowth ? lowThreshold : lowThreshold * MaximumGrowth;
+        if (wanted <= lowThreshold)
+        {
+            return 0;
+        }
+
+        var raise = wanted >= limit ? limit - lowThreshold : (long)wanted - lowThreshold;
+        return Math.Min(raise, long.MaxValue - highWatermark);
     }
 
     /// <summary>Records bytes handed to the channel since the last observation.</summary>

@@ -54,6 +54,8 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private string? _channelError;
     private CancellationTokenRegistration _cancellation;
     private ITimer? _fallbackTimer;
+    private TimeSpan _fallbackDelay;
+    private long _fallbackArmedAt;
     private CancellationTokenSource? _readCancellation;
     private Subscriptions _subscribed;
     private bool _disposed;
@@ -123,6 +125,23 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     {
         ThrowIfStopped(bytesSent);
         return _channel.BufferedAmount <= highWatermark ? default : WaitForLowAsync(lowThreshold, bytesSent);
+    }
+
+    /// <summary>
+    /// <see cref="WaitForRoomAsync"/> for a whole-payload send, whose thresholds are a pacing policy rather
+    /// than a promise to the caller: on a channel without a low event both are raised, within limits, so the
+    /// queue outlasts the shortest sleep the timer really delivers (see <see cref="DrainRateEstimator.ThresholdRaise"/>).
+    /// </summary>
+    public ValueTask WaitForSendRoomAsync(long highWatermark, long lowThreshold, long bytesSent)
+    {
+        if (!_useLowEvent)
+        {
+            var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark);
+            highWatermark += raise;
+            lowThreshold += raise;
+        }
+
+        return WaitForRoomAsync(highWatermark, lowThreshold, bytesSent);
     }
 
     /// <summary>Hands one chunk to the channel, turning a throwing <c>Send</c> into a typed failure.</summary>
@@ -347,6 +366,11 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
             if (ArmAndRecheck(lowThreshold))
             {
                 await new ValueTask(this, _signal.Version).ConfigureAwait(false);
+                if (_fallbackDelay > TimeSpan.Zero)
+                {
+                    _coordinator.DrainRate.OnWoke(_fallbackDelay, _time.GetElapsedTime(_fallbackArmedAt));
+                    _fallbackDelay = TimeSpan.Zero;
+                }
             }
 
             ThrowIfStopped(bytesSent);
@@ -403,9 +427,10 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     /// </summary>
     private void ScheduleFallbackWake(long amount, long lowThreshold)
     {
-        var delay = _coordinator.DrainRate.Observe(amount, _time.GetTimestamp(), lowThreshold, _time);
+        _fallbackArmedAt = _time.GetTimestamp();
+        _fallbackDelay = _coordinator.DrainRate.Observe(amount, _fallbackArmedAt, lowThreshold, _time);
         _fallbackTimer ??= _time.CreateTimer(static state => ((Transfer)state!).Signal(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _fallbackTimer.Change(delay, Timeout.InfiniteTimeSpan);
+        _fallbackTimer.Change(_fallbackDelay, Timeout.InfiniteTimeSpan);
     }
 
     private void Fail(int failure, string? channelError)
