@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <watermark|alloc|strategies|analyzer-cost>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <watermark|alloc|strategies|transports|analyzer-cost>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -20,11 +20,14 @@ switch (args.FirstOrDefault())
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000,
             args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
         return 0;
+    case "transports":
+        await TransportComparison.RunAsync();
+        return 0;
     case "strategies":
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <watermark|alloc|strategies [chart.svg]|analyzer-cost [files] [transport every n]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <watermark|alloc|strategies [chart.svg]|transports|analyzer-cost [files] [transport every n]>");
         return 2;
 }
 #endif
