@@ -4,11 +4,13 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <watermark|alloc|strategies|transports|analyzer-cost>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost>");
 return 2;
 #else
 switch (args.FirstOrDefault())
 {
+    case "all":
+        return await EndToEnd.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
     case "watermark":
         await WatermarkSweep.RunAsync();
         return 0;
@@ -20,6 +22,14 @@ switch (args.FirstOrDefault())
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000,
             args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
         return 0;
+    case "micro":
+        MicroBenchmarks.Run(args[1..]);
+        return 0;
+    case "latency":
+        Console.WriteLine("| run | events | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        await LowEventLatency.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
+        return 0;
     case "transports":
         await TransportComparison.RunAsync();
         return 0;
@@ -27,10 +37,53 @@ switch (args.FirstOrDefault())
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <watermark|alloc|strategies [chart.svg]|transports|analyzer-cost [files] [transport every n]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]>");
         return 2;
 }
 #endif
+
+/// <summary>Every benchmark in turn, each under a heading with the command that runs it alone and its wall time.</summary>
+internal static class EndToEnd
+{
+    public static async Task<int> RunAsync(string chartPath)
+    {
+        var total = Stopwatch.StartNew();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        (string Command, Func<Task> Run)[] sections =
+        [
+            ($"strategies {chartPath}", () => StrategyComparison.RunAsync(chartPath)),
+            ("watermark", WatermarkSweep.RunAsync),
+            ("alloc", AllocationProbe.RunAsync),
+            ("transports", TransportComparison.RunAsync),
+            ("latency", async () =>
+            {
+                Console.WriteLine("| run | events | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |");
+                Console.WriteLine("|---|---|---|---|---|---|---|");
+                await LowEventLatency.RunAsync(100_000);
+            }),
+            ("micro", () =>
+            {
+                MicroBenchmarks.Run([]);
+                return Task.CompletedTask;
+            }),
+            ("analyzer-cost 1000 1", () => AnalyzerCost.RunAsync(1000, 1)),
+            ("analyzer-cost 1000 10", () => AnalyzerCost.RunAsync(1000, 10)),
+        ];
+
+        foreach (var (command, run) in sections)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"## dotnet run -c Release --project bench/Backpressure.Benchmarks -- {command}");
+            var clock = Stopwatch.StartNew();
+            await run();
+            Console.WriteLine(System.FormattableString.Invariant($"({command}: {clock.Elapsed.TotalSeconds:F0} s)"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(System.FormattableString.Invariant($"all benchmarks: {total.Elapsed.TotalMinutes:F1} min"));
+        return 0;
+    }
+}
 
 /// <summary>One timed transfer over an <see cref="InMemoryLinkChannel"/>, from the first send until the queue is empty.</summary>
 internal readonly record struct LinkRun(double FractionOfLink, double PausesPerMiB, long PeakQueue)
@@ -121,70 +174,5 @@ internal static class AllocationProbe
         var before = GC.GetTotalAllocatedBytes(precise: true);
         await channel.SendAsync(payload, options);
         return (GC.GetTotalAllocatedBytes(precise: true) - before, channel.Crossings);
-    }
-
-    /// <summary>Counts bytes instead of copying them; a thread drains 16 KiB at a time and raises the low event.</summary>
-    private sealed class CountingChannel : IBufferedChannel, IDisposable
-    {
-        private readonly Thread _drain;
-        private long _buffered;
-        private long _threshold;
-        private volatile bool _stop;
-        private int _crossings;
-
-        public CountingChannel()
-        {
-            _drain = new Thread(Drain) { IsBackground = true };
-            _drain.Start();
-        }
-
-        public event EventHandler? BufferedAmountLow;
-
-        public event EventHandler? Closed { add { } remove { } }
-
-        public event EventHandler<BufferedChannelErrorEventArgs>? Error { add { } remove { } }
-
-        public long BufferedAmount => Volatile.Read(ref _buffered);
-
-        public long BufferedAmountLowThreshold { get => Volatile.Read(ref _threshold); set => Volatile.Write(ref _threshold, value); }
-
-        public bool SupportsBufferedAmountLowEvent => true;
-
-        public BufferedChannelState State => BufferedChannelState.Open;
-
-        public int MaxMessageSize => int.MaxValue;
-
-        public int Crossings => Volatile.Read(ref _crossings);
-
-        public void Send(ReadOnlyMemory<byte> message) => Interlocked.Add(ref _buffered, message.Length);
-
-        public void Close() => _stop = true;
-
-        public void Dispose()
-        {
-            _stop = true;
-            _drain.Join();
-        }
-
-        private void Drain()
-        {
-            while (!_stop)
-            {
-                var before = Volatile.Read(ref _buffered);
-                if (before == 0)
-                {
-                    Thread.Yield();
-                    continue;
-                }
-
-                var after = Interlocked.Add(ref _buffered, -Math.Min(before, 16 * 1024));
-                var threshold = Volatile.Read(ref _threshold);
-                if (after <= threshold && after + Math.Min(before, 16 * 1024) > threshold)
-                {
-                    _crossings++;
-                    BufferedAmountLow?.Invoke(this, EventArgs.Empty);
-                }
-            }
-        }
     }
 }
