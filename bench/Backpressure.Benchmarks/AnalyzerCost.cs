@@ -135,15 +135,29 @@ internal static class AnalyzerCost
 
     /// <summary>
     /// Realistic files: one in <paramref name="transportEvery"/> is a transport (a channel with a BufferedAmount
-    /// that sends, logs, retries and waits on events; one in twenty of those polls); the others are the same
-    /// code about a queue length, as the rest of an application would be.
+    /// that sends, logs, retries and waits on events; one in twenty of those polls, or one file in
+    /// <paramref name="pollEvery"/>); the others are the same code about a queue length, as the rest of an
+    /// application would be. Types are numbered from <paramref name="first"/>, so several projects' files can
+    /// share namespaces without a clash. With <paramref name="lowEvent"/> a transport's channel also has a
+    /// low threshold, a low event and a Send(byte[]) overload, as most real ones do (its adapter is then
+    /// event-driven); without it the text is what analyzer-cost has always measured.
     /// </summary>
-    private static IEnumerable<string> Corpus(int files, int transportEvery)
+    internal static IEnumerable<string> Corpus(int files, int transportEvery, int first = 0, int? pollEvery = null, bool lowEvent = false)
     {
-        for (var i = 0; i < files; i++)
+        for (var i = first; i < first + files; i++)
         {
             var member = i % transportEvery == 0 ? "BufferedAmount" : "QueueLength";
-            var polling = i % (20 * transportEvery) == 0 ? $$"""
+            var lowMembers = lowEvent && member == "BufferedAmount" ? "\n" + """
+                        public long BufferedAmountLowThreshold { get; set; }
+                        public event Action? BufferedAmountLow;
+                        public void Send(byte[] data) => Send(data, 0, data.Length);
+                        public void Drained(int count)
+                        {
+                            BufferedAmount -= count;
+                            if (BufferedAmount <= BufferedAmountLowThreshold) { BufferedAmountLow?.Invoke(); }
+                        }
+                """ : string.Empty;
+            var polling = i % (pollEvery ?? 20 * transportEvery) == 0 ? $$"""
                     public async Task DrainAsync(CancellationToken ct)
                     {
                         while (_channel.{{member}} > 65536)
@@ -163,7 +177,7 @@ internal static class AnalyzerCost
                     public sealed class Channel{{i}}
                     {
                         public long {{member}} { get; private set; }
-                        public event Action? Closed;
+                        public event Action? Closed;{{lowMembers}}
                         public void Send(byte[] data, int offset, int count) => {{member}} += count;
                         public void Close() => Closed?.Invoke();
                     }

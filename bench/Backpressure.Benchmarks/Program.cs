@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost|cli-cost>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -33,11 +33,16 @@ switch (args.FirstOrDefault())
     case "transports":
         await TransportComparison.RunAsync();
         return 0;
+    case "cli-cost":
+        return await CliCost.RunAsync(
+            args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null,
+            args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 25,
+            args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : null);
     case "strategies":
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]>");
         return 2;
 }
 #endif
