@@ -73,6 +73,13 @@ internal static class EndToEnd
             }),
             ("analyzer-cost 1000 1", () => AnalyzerCost.RunAsync(1000, 1)),
             ("analyzer-cost 1000 10", () => AnalyzerCost.RunAsync(1000, 10)),
+            ("cli-cost", async () =>
+            {
+                if (await CliCost.RunAsync(null, 25, null) != 0)
+                {
+                    throw new InvalidOperationException("cli-cost failed");
+                }
+            }),
         ];
 
         foreach (var (command, run) in sections)

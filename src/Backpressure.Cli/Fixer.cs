@@ -7,13 +7,18 @@ using Microsoft.CodeAnalysis.CodeFixes;
 
 namespace Backpressure.Cli;
 
-/// <summary>The outcome of fixing: the fixed solution, the documents it changed, and the errors it would add.</summary>
-public sealed record FixResult(Solution Fixed, IReadOnlyList<DocumentId> ChangedDocuments, IReadOnlyList<string> NewErrors);
+/// <summary>
+/// The outcome of fixing: the fixed solution, the documents it changed, the errors it would add, and the
+/// BP0001 sites before (<paramref name="Found"/>) and after (<paramref name="Left"/>).
+/// </summary>
+public sealed record FixResult(
+    Solution Fixed, IReadOnlyList<DocumentId> ChangedDocuments, IReadOnlyList<string> NewErrors, ImmutableArray<Diagnostic> Found, ImmutableArray<Diagnostic> Left);
 
 /// <summary>
 /// Applies BP0001's fix-all document by document, re-analyses, and repeats while sites remain fixable
-/// (at most <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Then compiles every
-/// changed project and compares its errors with the original's: the fix counts only if none is new.
+/// (at most <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Every analysis
+/// also compiles (one pass gives both), and a re-analysis covers only the changed projects and those that
+/// depend on them; the fix counts only if no project, changed or dependent, has an error it did not have.
 /// </summary>
 public static class Fixer
 {
@@ -25,10 +30,12 @@ public static class Fixer
         var fixAll = provider.GetFixAllProvider();
         var solution = original;
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var before = await Analysis.AnalyzeAsync(original, withErrors: true, cancellationToken);
+        var analysis = before;
 
         for (var round = 0; round < MaxIterations; round++)
         {
-            var fixable = (await Analysis.DiagnosticsAsync(solution, cancellationToken))
+            var fixable = Analysis.Findings(analysis)
                 .Where(d => d.Properties.ContainsKey(PollingSite.FixKey))
                 .ToList();
 
@@ -40,6 +47,7 @@ public static class Fixer
                 break;
             }
 
+            var roundStart = solution;
             foreach (var group in fixable.GroupBy(d => solution.GetDocumentId(d.Location.SourceTree)))
             {
                 if (group.Key is null || solution.GetDocument(group.Key) is not { } document)
@@ -63,22 +71,31 @@ public static class Fixer
                     }
                 }
             }
+
+            var changedThisRound = solution.GetChanges(roundStart).GetProjectChanges().Select(p => p.ProjectId).ToList();
+            if (changedThisRound.Count == 0)
+            {
+                break;
+            }
+
+            analysis = await Analysis.AnalyzeAsync(solution, withErrors: true, cancellationToken, analysis, changedThisRound);
         }
 
         var changed = solution.GetChanges(original).GetProjectChanges().SelectMany(p => p.GetChangedDocuments()).ToList();
-        var newErrors = await NewErrorsAsync(original, solution, changed.Select(d => d.ProjectId).Distinct(), root, cancellationToken);
-        return new FixResult(solution, changed, newErrors);
+        var newErrors = NewErrors(before, analysis, solution, root);
+        return new FixResult(solution, changed, newErrors, Analysis.Findings(before), Analysis.Findings(analysis));
     }
 
     /// <summary>Errors the fixed projects have that the originals did not, matched by id, file and message (positions move).</summary>
-    private static async Task<IReadOnlyList<string>> NewErrorsAsync(Solution before, Solution after, IEnumerable<ProjectId> projects, string root, CancellationToken cancellationToken)
+    private static List<string> NewErrors(
+        ImmutableDictionary<ProjectId, ProjectAnalysis> before, ImmutableDictionary<ProjectId, ProjectAnalysis> after, Solution fixedSolution, string root)
     {
         var added = new List<string>();
-        foreach (var id in projects)
+        foreach (var (id, analysis) in after)
         {
-            var old = await Errors(before.GetProject(id)!, cancellationToken);
+            var old = before.TryGetValue(id, out var original) ? original.Errors : [];
             var counts = old.GroupBy(Key).ToDictionary(g => g.Key, g => g.Count());
-            foreach (var error in await Errors(after.GetProject(id)!, cancellationToken))
+            foreach (var error in analysis.Errors)
             {
                 var key = Key(error);
                 if (counts.TryGetValue(key, out var remaining) && remaining > 0)
@@ -88,7 +105,7 @@ public static class Fixer
                 }
 
                 var span = error.Location.GetLineSpan();
-                var path = span.Path.Length > 0 ? WorkspaceLoader.Relative(root, span.Path) : after.GetProject(id)!.Name;
+                var path = span.Path.Length > 0 ? WorkspaceLoader.Relative(root, span.Path) : fixedSolution.GetProject(id)!.Name;
                 added.Add($"{path}({span.StartLinePosition.Line + 1},{span.StartLinePosition.Character + 1}): error {error.Id}: {error.GetMessage()}");
             }
         }
@@ -96,10 +113,6 @@ public static class Fixer
         return added;
 
         static string Key(Diagnostic d) => $"{d.Id}|{d.Location.GetLineSpan().Path}|{d.GetMessage()}";
-
-        static async Task<IEnumerable<Diagnostic>> Errors(Project project, CancellationToken cancellationToken) =>
-            ((await project.GetCompilationAsync(cancellationToken))?.GetDiagnostics(cancellationToken) ?? ImmutableArray<Diagnostic>.Empty)
-                .Where(d => d.Severity == DiagnosticSeverity.Error);
     }
 
     /// <summary>Gives fix-all the diagnostics already computed instead of analysing again.</summary>

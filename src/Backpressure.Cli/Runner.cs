@@ -57,8 +57,8 @@ public static class Runner
             return ExitCodes.FixRefused;
         }
 
-        var found = Sort((await Analysis.DiagnosticsAsync(code.Solution, cancellationToken)).Select(d => Analysis.ToFinding(d, input.Root)));
-        var left = Sort((await Analysis.DiagnosticsAsync(result.Fixed, cancellationToken)).Select(d => Analysis.ToFinding(d, input.Root)));
+        var found = Sort(result.Found.Select(d => Analysis.ToFinding(d, input.Root)));
+        var left = Sort(result.Left.Select(d => Analysis.ToFinding(d, input.Root)));
 
         // A dry run wrote nothing: what is left is reported where it is on disk, in the unfixed files.
         var remaining = options.DryRun ? found.Where(f => !f.Fixable).ToList() : left;

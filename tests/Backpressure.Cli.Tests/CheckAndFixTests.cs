@@ -53,6 +53,18 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
+    public async Task Fix_OnTwoProjects_ReportsWhatIsLeftInTheProjectItDidNotChange()
+    {
+        // Only the changed project is analysed again after the fix; the other's findings must still count.
+        var (code, output, error) = await Cli.RunAsync("fix", Path.Combine(sample.Solutions, "Two.sln"));
+
+        Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
+        Assert.Contains("Fixed 3 site(s) in 1 file(s); 2 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.Contains("Pump.cs(13,9): warning BP0001:", output, StringComparison.Ordinal);
+        Assert.Equal(3, CountOf(await File.ReadAllTextAsync(sample.SenderFile), "WaitForBufferedAmountLowAsync"));
+    }
+
+    [Fact]
     public async Task DryRun_PrintsAUnifiedDiff_AndWritesNothing()
     {
         var before = await File.ReadAllBytesAsync(sample.SenderFile);

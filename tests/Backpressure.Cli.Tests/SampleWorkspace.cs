@@ -36,6 +36,8 @@ public sealed class SampleWorkspace : IAsyncLifetime
 
     public string Refusal => Path.Combine(Root, "refusal");
 
+    public string Bystander => Path.Combine(Root, "bystander");
+
     public async Task InitializeAsync()
     {
         var repository = RepositoryRoot();
@@ -92,7 +94,41 @@ public sealed class SampleWorkspace : IAsyncLifetime
             }
             """);
 
+        // A second project with one synchronous site (no automatic fix) that no fix touches, and a solution over both.
+        Directory.CreateDirectory(Bystander);
+        await File.WriteAllTextAsync(Path.Combine(Bystander, "Bystander.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
+              </PropertyGroup>
+            </Project>
+            """);
+        await File.WriteAllTextAsync(Path.Combine(Bystander, "Pump.cs"), """
+            using System.Threading;
+
+            public sealed class Wire
+            {
+                public long BufferedAmount { get; }
+                public void Send(byte[] data) { }
+            }
+
+            public static class Pump
+            {
+                public static void Drain(Wire wire)
+                {
+                    while (wire.BufferedAmount > 1024)
+                    {
+                        Thread.Sleep(10);
+                    }
+                }
+            }
+            """);
+        await DotnetAsync(Solutions, "new", "sln", "--format", "sln", "-n", "Two");
+        await DotnetAsync(Solutions, "sln", "Two.sln", "add", "../samples/FileTransfer/FileTransfer.csproj", "../bystander/Bystander.csproj");
+
         await DotnetAsync(Root, "build", "samples/FileTransfer", "-v", "q");
+        await DotnetAsync(Root, "restore", "bystander", "-v", "q");
         await DotnetAsync(Root, "restore", "refusal", "-v", "q");
         foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal)))
         {
