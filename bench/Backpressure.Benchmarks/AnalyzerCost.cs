@@ -97,6 +97,21 @@ internal static class AnalyzerCost
         Console.WriteLine();
         Console.WriteLine($"analysis wall clock, BP0001 alone: median {Median(alone):F0} ms against {Median(empty):F0} ms for an operation analyzer that does nothing: BP0001 adds {Median(alone) - Median(empty):F0} ms = {(Median(alone) - Median(empty)) / compileMedian * 100:F1} % of compile");
 
+        // Each rule alone, by wall clock: what adding just that rule to a build costs, whatever shared work
+        // (binding, operation trees) its kind of action makes the driver do. The same for every row.
+        Console.WriteLine();
+        Console.WriteLine("| alone in the analysis (wall clock) | median ms | over the syntax-only no-op |");
+        Console.WriteLine("|---|---|---|");
+        var floor = Median(await Wall(new EmptySyntaxAnalyzer()));
+        Console.WriteLine($"| a syntax-tree analyzer that does nothing | {floor:F0} | 0 |");
+        Console.WriteLine($"| an operation analyzer that does nothing | {Median(empty):F0} | {Median(empty) - floor:F0} |");
+        foreach (var rule in others.Where(a => a.GetType().FullName!.StartsWith("AsyncFixer", StringComparison.Ordinal)).Append(ours))
+        {
+            var median = rule == ours ? Median(alone) : Median(await Wall(rule));
+            var name = rule.GetType().Name;
+            Console.WriteLine($"| {(rule == ours ? "**BP0001**" : name)} | {median:F0} | {median - floor:F0} |");
+        }
+
         var asyncFixer = telemetry.Where(t => t.Key.StartsWith("AsyncFixer", StringComparison.Ordinal)).Select(t => Median(t.Value)).DefaultIfEmpty(0).ToList();
         Console.WriteLine();
         Console.WriteLine($"BP0001: {Median(telemetry[ourName]):F1} ms = {Median(telemetry[ourName]) / compileMedian * 100:F2} % of compile; cheapest AsyncFixer rule {asyncFixer.Min():F1} ms; Meziantou's rules in all {telemetry.Where(t => t.Key.StartsWith("Meziantou", StringComparison.Ordinal)).Sum(t => Median(t.Value)):F0} ms");
@@ -235,6 +250,22 @@ internal static class AnalyzerCost
 
             // Asks for the same operation trees BP0001 does, and does nothing with them.
             context.RegisterOperationAction(static _ => { }, OperationKind.Loop, OperationKind.Conditional, OperationKind.Invocation);
+        }
+    }
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    private sealed class EmptySyntaxAnalyzer : DiagnosticAnalyzer
+    {
+        private static readonly DiagnosticDescriptor Nothing = new("NOOP2", "nothing", "nothing", "none", DiagnosticSeverity.Hidden, isEnabledByDefault: true);
+
+        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => [Nothing];
+
+        public override void Initialize(AnalysisContext context)
+        {
+            context.EnableConcurrentExecution();
+            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+
+            // The cheapest analyzer there is: it needs parsed trees only.
+            context.RegisterSyntaxTreeAction(static _ => { });
         }
     }
 #pragma warning restore RS1041, RS1036, RS2008

@@ -31,7 +31,7 @@ internal static class StrategyComparison
         var results = new Dictionary<(string, long), (double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB)>();
         var senderCpu = new Dictionary<(string, long), double>();
         Console.WriteLine($"latency {Latency.TotalMilliseconds} ms, {ChunkSize / 1024} KiB chunks, pollers wait while more than {PollLimit / 1024} KiB is queued; median of {Repeats} runs (min-max)");
-        Console.WriteLine("CPU per MiB: the process while sending, plus the link thread while it drains what is left (the harness's own wait is left out). Sender only: the process while sending minus the link simulation's and the background JIT's threads (Linux /proc, 10 ms ticks; mean of the runs)");
+        Console.WriteLine("CPU per MiB: the whole process from the first send until the link has drained. Sender only: the same minus the link simulation's and the background JIT's threads (Linux /proc, 10 ms ticks; mean of the runs)");
         Console.WriteLine("| link | strategy | throughput, % of link | peak queue | CPU ms per MiB | sender only, CPU ms per MiB |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var rate in rates)
@@ -91,24 +91,52 @@ internal static class StrategyComparison
         var clock = Stopwatch.StartNew();
         await strategy.Send(link, payload);
 
-        // Every strategy's own work is done once it returns; what is left is the link draining its queue.
-        // This thread spins meanwhile (sleeping would blur the end time), so its CPU is left out: the
-        // process's CPU is taken now, and only the link thread's CPU is added for the drain.
-        var cpuAtSent = Process.GetCurrentProcess().TotalProcessorTime;
-        var linkAtSent = LinkThreadTicks();
+        // The run ends when the link has drained what is left. With the event, the link's own thread stamps
+        // the moment it empties and this thread blocks meanwhile, costing no CPU and adding no delay; without
+        // it (the fallback table, which reports no CPU) this thread spins.
+        var seconds = raisesLowEvent ? await DrainedAsync(link, clock) : SpinUntilDrained(link, clock);
+        var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalMilliseconds;
+        var senderMs = OperatingSystem.IsLinux() ? cpuMs - LinkMilliseconds(linkAtStart, LinkThreadTicks()) : double.NaN;
+        var mebibytes = payload.Length / 1048576.0;
+        return (payload.Length * 8.0 / rate / seconds, link.PeakBufferedAmount, cpuMs / mebibytes, senderMs / mebibytes);
+    }
+
+    private static async Task<double> DrainedAsync(InMemoryLinkChannel link, Stopwatch clock)
+    {
+        var emptied = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
+        EventHandler onLow = (_, _) =>
+        {
+            if (link.BufferedAmount == 0)
+            {
+                emptied.TrySetResult(clock.Elapsed.TotalSeconds);
+            }
+        };
+        link.BufferedAmountLowThreshold = 0;
+        link.BufferedAmountLow += onLow;
+        try
+        {
+            if (link.BufferedAmount == 0)
+            {
+                emptied.TrySetResult(clock.Elapsed.TotalSeconds);
+            }
+
+            return await emptied.Task;
+        }
+        finally
+        {
+            link.BufferedAmountLow -= onLow;
+        }
+    }
+
+    private static double SpinUntilDrained(InMemoryLinkChannel link, Stopwatch clock)
+    {
         var spin = new SpinWait();
         while (link.BufferedAmount > 0)
         {
             spin.SpinOnce(sleep1Threshold: -1);
         }
 
-        var seconds = clock.Elapsed.TotalSeconds;
-        var linkAtEnd = LinkThreadTicks();
-        var sendingMs = (cpuAtSent - cpuAtStart).TotalMilliseconds;
-        var cpuMs = sendingMs + LinkMilliseconds(linkAtSent, linkAtEnd);
-        var senderMs = OperatingSystem.IsLinux() ? sendingMs - LinkMilliseconds(linkAtStart, linkAtSent) : double.NaN;
-        var mebibytes = payload.Length / 1048576.0;
-        return (payload.Length * 8.0 / rate / seconds, link.PeakBufferedAmount, cpuMs / mebibytes, senderMs / mebibytes);
+        return clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>CPU time of the link threads between two readings; USER_HZ is 100 on Linux.</summary>
