@@ -92,7 +92,7 @@ internal static class AnalyzerCost
             return times;
         }
 
-        var empty = await Wall(new EmptyAnalyzer());
+        var empty = await Wall(new DoNothingAnalyzer(asksForOperations: true));
         var alone = await Wall(ours);
         Console.WriteLine();
         Console.WriteLine($"analysis wall clock, BP0001 alone: median {Median(alone):F0} ms against {Median(empty):F0} ms for an operation analyzer that does nothing: BP0001 adds {Median(alone) - Median(empty):F0} ms = {(Median(alone) - Median(empty)) / compileMedian * 100:F1} % of compile");
@@ -102,7 +102,7 @@ internal static class AnalyzerCost
         Console.WriteLine();
         Console.WriteLine("| alone in the analysis (wall clock) | median ms | over the syntax-only no-op |");
         Console.WriteLine("|---|---|---|");
-        var floor = Median(await Wall(new EmptySyntaxAnalyzer()));
+        var floor = Median(await Wall(new DoNothingAnalyzer(asksForOperations: false)));
         Console.WriteLine($"| a syntax-tree analyzer that does nothing | {floor:F0} | 0 |");
         Console.WriteLine($"| an operation analyzer that does nothing | {Median(empty):F0} | {Median(empty) - floor:F0} |");
         foreach (var rule in others.Where(a => a.GetType().FullName!.StartsWith("AsyncFixer", StringComparison.Ordinal)).Append(ours))
@@ -237,7 +237,7 @@ internal static class AnalyzerCost
     // shipped analyzers (target framework, extended rules, release tracking) do not apply.
 #pragma warning disable RS1041, RS1036, RS2008
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    private sealed class EmptyAnalyzer : DiagnosticAnalyzer
+    private sealed class DoNothingAnalyzer(bool asksForOperations) : DiagnosticAnalyzer
     {
         private static readonly DiagnosticDescriptor Nothing = new("NOOP", "nothing", "nothing", "none", DiagnosticSeverity.Hidden, isEnabledByDefault: true);
 
@@ -247,25 +247,16 @@ internal static class AnalyzerCost
         {
             context.EnableConcurrentExecution();
             context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-
-            // Asks for the same operation trees BP0001 does, and does nothing with them.
-            context.RegisterOperationAction(static _ => { }, OperationKind.Loop, OperationKind.Conditional, OperationKind.Invocation);
-        }
-    }
-    [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    private sealed class EmptySyntaxAnalyzer : DiagnosticAnalyzer
-    {
-        private static readonly DiagnosticDescriptor Nothing = new("NOOP2", "nothing", "nothing", "none", DiagnosticSeverity.Hidden, isEnabledByDefault: true);
-
-        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => [Nothing];
-
-        public override void Initialize(AnalysisContext context)
-        {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-
-            // The cheapest analyzer there is: it needs parsed trees only.
-            context.RegisterSyntaxTreeAction(static _ => { });
+            if (asksForOperations)
+            {
+                // Asks for the same operation trees BP0001 does, and does nothing with them.
+                context.RegisterOperationAction(static _ => { }, OperationKind.Loop, OperationKind.Conditional, OperationKind.Invocation);
+            }
+            else
+            {
+                // The cheapest analyzer there is: it needs parsed trees only.
+                context.RegisterSyntaxTreeAction(static _ => { });
+            }
         }
     }
 #pragma warning restore RS1041, RS1036, RS2008

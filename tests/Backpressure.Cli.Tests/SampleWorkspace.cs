@@ -61,18 +61,12 @@ public sealed class SampleWorkspace : IAsyncLifetime
         await DotnetAsync(Solutions, "sln", "Sample.sln", "add", "../samples/FileTransfer/FileTransfer.csproj");
 
         Directory.CreateDirectory(Refusal);
-        await File.WriteAllTextAsync(Path.Combine(Refusal, "Refusal.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <TargetFramework>net10.0</TargetFramework>
-                <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
-              </PropertyGroup>
+        await File.WriteAllTextAsync(Path.Combine(Refusal, "Refusal.csproj"), ProjectFile("""
               <ItemGroup>
                 <!-- The runtime but not the generator: AsBufferedChannel() will not exist. -->
                 <ProjectReference Include="../runtime/Backpressure/Backpressure.csproj" />
               </ItemGroup>
-            </Project>
-            """);
+            """));
         await File.WriteAllTextAsync(Path.Combine(Refusal, "Sender.cs"), """
             using System.Threading.Tasks;
 
@@ -96,14 +90,7 @@ public sealed class SampleWorkspace : IAsyncLifetime
 
         // A second project with one synchronous site (no automatic fix) that no fix touches, and a solution over both.
         Directory.CreateDirectory(Bystander);
-        await File.WriteAllTextAsync(Path.Combine(Bystander, "Bystander.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <TargetFramework>net10.0</TargetFramework>
-                <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
-              </PropertyGroup>
-            </Project>
-            """);
+        await File.WriteAllTextAsync(Path.Combine(Bystander, "Bystander.csproj"), ProjectFile());
         await File.WriteAllTextAsync(Path.Combine(Bystander, "Pump.cs"), """
             using System.Threading;
 
@@ -135,6 +122,16 @@ public sealed class SampleWorkspace : IAsyncLifetime
             _originals[file] = await File.ReadAllBytesAsync(file);
         }
     }
+
+    /// <summary>An SDK project for net10.0 whose warnings stay warnings, with <paramref name="items"/> inside.</summary>
+    private static string ProjectFile(string items = "") => $"""
+        <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            <TargetFramework>net10.0</TargetFramework>
+            <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
+          </PropertyGroup>
+        {items}</Project>
+        """;
 
     /// <summary>Puts every file the tests may have rewritten back as it was.</summary>
     public void Reset()
