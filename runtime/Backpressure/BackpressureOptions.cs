@@ -38,6 +38,8 @@ public sealed class BackpressureOptions
     /// Chunks are sent while the buffered amount is at or below this many bytes. <see langword="null"/>
     /// derives it from <paramref name="lowThreshold"/> (see <see cref="DeriveHighWatermark"/>); passing
     /// <paramref name="lowThreshold"/> gives exactly the pause-at-the-threshold behaviour of the seed.
+    /// A value given here is a hard bound: the queue never holds more than it plus one chunk, even on the
+    /// no-event fallback, which may raise a derived high watermark (see <see cref="HighWatermarkIsDerived"/>).
     /// </param>
     /// <param name="timeProvider">The clock and timers of the no-event fallback; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative or zero, or <paramref name="highWatermark"/> is below <paramref name="lowThreshold"/>.</exception>
@@ -66,6 +68,7 @@ public sealed class BackpressureOptions
         ChunkSize = chunkSize;
         LowThreshold = lowThreshold;
         HighWatermark = high;
+        HighWatermarkIsDerived = highWatermark is null;
         TimeProvider = timeProvider ?? TimeProvider.System;
     }
 
@@ -81,6 +84,15 @@ public sealed class BackpressureOptions
     /// <summary>Gets the buffered amount above which a transfer pauses.</summary>
     public long HighWatermark { get; }
 
+    /// <summary>
+    /// Gets a value indicating whether <see cref="HighWatermark"/> was derived from the low threshold rather than
+    /// given. On a channel without a low event, timers sleep longer than asked (15.6 ms on Windows, several ms
+    /// on a busy machine), so <c>SendAsync</c> raises its thresholds on a fast link until the queue outlasts
+    /// the sleep it measured, by at most 15 times the low threshold. It raises a derived high watermark with
+    /// them; a given one stays the bound, and only the low threshold rises, up to it.
+    /// </summary>
+    public bool HighWatermarkIsDerived { get; }
+
     /// <summary>Gets the clock and timers used by the no-event fallback.</summary>
     public TimeProvider TimeProvider { get; }
 
@@ -89,7 +101,8 @@ public sealed class BackpressureOptions
     /// the ratio System.IO.Pipelines uses between its pause and resume thresholds. Each pause then lets
     /// several chunks go at once instead of one, so the sender wakes five times less often than with the
     /// high watermark at the threshold, while the queue never holds more than the high watermark plus one
-    /// chunk (measured in the project's benchmarks, docs/benchmarks.md in its repository).
+    /// chunk on a channel with the low event (measured in the project's benchmarks, docs/benchmarks.md in its
+    /// repository; see <see cref="HighWatermarkIsDerived"/> for channels without it).
     /// </summary>
     /// <param name="lowThreshold">The low threshold.</param>
     /// <returns>The derived high watermark.</returns>

@@ -21,9 +21,10 @@ namespace Backpressure;
 /// rate says the queue needs to reach the low threshold (between
 /// <see cref="BackpressureOptions.FallbackMinimumDelay"/> and <see cref="BackpressureOptions.FallbackMaximumDelay"/>),
 /// then checks again. Timers sleep longer than asked (15.6 ms on Windows, several ms on a busy machine), so
-/// on a fast link <c>SendAsync</c> raises both thresholds until the queue outlasts the sleep it measured,
-/// to at most 16 times the low threshold; <c>WaitForBufferedAmountLowAsync</c> never does, as its threshold
-/// is the caller's condition. It is a fallback: a channel that raises the event never uses it.
+/// on a fast link <c>SendAsync</c> raises its thresholds until the queue outlasts the sleep it measured,
+/// to at most 16 times the low threshold, and a derived high watermark with them (a given one stays the
+/// bound; see <see cref="BackpressureOptions.HighWatermarkIsDerived"/>). <c>WaitForBufferedAmountLowAsync</c>
+/// never does, as its threshold is the caller's condition. It is a fallback: a channel that raises the event never uses it.
 /// </remarks>
 public static class BufferedChannelExtensions
 {
@@ -186,7 +187,7 @@ public static class BufferedChannelExtensions
         var sent = 0;
         while (sent < data.Length)
         {
-            await transfer.WaitForSendRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
+            await transfer.WaitForSendRoomAsync(options, sent).ConfigureAwait(false);
             var length = Math.Min(transfer.ChunkSize, data.Length - sent);
             transfer.Send(data.Slice(sent, length), sent);
             sent += length;
@@ -224,7 +225,7 @@ public static class BufferedChannelExtensions
                     return;
                 }
 
-                await transfer.WaitForSendRoomAsync(options.HighWatermark, options.LowThreshold, sent).ConfigureAwait(false);
+                await transfer.WaitForSendRoomAsync(options, sent).ConfigureAwait(false);
                 transfer.Send(new ReadOnlyMemory<byte>(buffer, 0, length), sent);
                 sent += length;
                 progress?.Report(sent);

@@ -95,7 +95,7 @@ public sealed class FallbackTests
         // 1,000/2,000 bytes the queue would empty in 2 ms of every 5 ms sleep and the link would idle.
         var time = new RecordingTimeProvider { TimerLateness = Ms(4) };
         var channel = new ManualChannel(supportsLowEvent: false);
-        var transfer = channel.SendAsync(Payload(300_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 2000, timeProvider: time));
+        var transfer = channel.SendAsync(Payload(300_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, timeProvider: time)); // high derived: 2,000
 
         var emptyAtWake = new List<bool>();
         long deepestResume = 0;
@@ -123,7 +123,7 @@ public sealed class FallbackTests
     {
         var time = new RecordingTimeProvider { TimerLateness = Ms(20) };
         var channel = new ManualChannel(supportsLowEvent: false);
-        var transfer = channel.SendAsync(Payload(400_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 2000, timeProvider: time));
+        var transfer = channel.SendAsync(Payload(400_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, timeProvider: time)); // high derived: 2,000
 
         // 10,000,000 B/s behind a 20 ms late timer would want 315,000 bytes queued: the cap is 16 x 1,000.
         var wake = Task.Run(time.NextWakeAsync);
@@ -150,6 +150,73 @@ public sealed class FallbackTests
         channel.Drain(500);
         time.Fake.Advance(Ms(25));
         await wait.Within();
+    }
+
+    [Fact]
+    public async Task AGivenHighWatermark_StaysTheBound_OnTheFallback_WhileTheLowThresholdRisesUpToIt()
+    {
+        var time = new RecordingTimeProvider { TimerLateness = Ms(4) };
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var transfer = channel.SendAsync(Payload(300_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 4000, timeProvider: time));
+
+        long deepestPark = 0, shallowestPark = long.MaxValue;
+        var wake = Task.Run(time.NextWakeAsync);
+        for (var sleeps = 0; await Task.WhenAny(wake, transfer.Within()) == wake; sleeps++)
+        {
+            var slept = await wake + time.TimerLateness;
+            wake = Task.Run(time.NextWakeAsync);
+            deepestPark = Math.Max(deepestPark, channel.BufferedAmount);
+            if (sleeps >= 5)
+            {
+                shallowestPark = Math.Min(shallowestPark, channel.BufferedAmount);
+            }
+
+            channel.Drain((long)slept.TotalMicroseconds); // 1,000,000 B/s
+            time.Fake.Advance(slept);
+        }
+
+        await transfer.Within();
+
+        // The caller's 4,000 holds (plus the one chunk that crosses it); the raised low threshold makes the
+        // sender top the queue up whenever it is at or under 4,000, not only once it falls to 1,000.
+        Assert.InRange(channel.PeakBuffered, 4000, 4000 + 500);
+        Assert.InRange(deepestPark, 4001, 4500);
+        Assert.True(shallowestPark > 4000, $"parked at {shallowestPark}");
+    }
+
+    [Fact]
+    public async Task CancelledWaits_DoNotCountAsATimerThatFiredOnTime()
+    {
+        var time = new RecordingTimeProvider { TimerLateness = Ms(4) };
+        var channel = new ManualChannel(supportsLowEvent: false);
+        var options = new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, timeProvider: time);
+        var transfer = channel.SendAsync(Payload(100_000), options);
+        var wake = Task.Run(time.NextWakeAsync);
+        while (await Task.WhenAny(wake, transfer.Within()) == wake)
+        {
+            var slept = await wake + time.TimerLateness;
+            wake = Task.Run(time.NextWakeAsync);
+            channel.Drain((long)slept.TotalMicroseconds);
+            time.Fake.Advance(slept);
+        }
+
+        await transfer.Within();
+        var estimator = ChannelCoordinator.For(channel).DrainRate;
+        var raise = estimator.ThresholdRaise(1000, 2000);
+        Assert.True(raise > 0, "a 4 ms late timer on a 1,000,000 B/s link raises the thresholds");
+
+        // Three sends cancelled while they sleep: each wakes early, and none is a measurement of the timer.
+        for (var i = 0; i < 3; i++)
+        {
+            using var cancel = new CancellationTokenSource();
+            var cancelled = channel.SendAsync(Payload(100_000), options, cancellationToken: cancel.Token);
+            await wake.Within();
+            wake = Task.Run(time.NextWakeAsync);
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.Within());
+        }
+
+        Assert.Equal(raise, estimator.ThresholdRaise(1000, 2000));
     }
 
     [Fact]

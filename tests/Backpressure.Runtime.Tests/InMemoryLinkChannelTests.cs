@@ -24,7 +24,7 @@ public sealed class InMemoryLinkChannelTests
         await Eventually(() => link.BytesDelivered == payload.Length, "everything is delivered");
 
         Assert.Equal(SHA256.HashData(payload), received.GetHashAndReset());
-        // Without the event the sender may raise both thresholds by up to 15 x low to outlast its timer.
+        // Without the event the sender may raise a derived high watermark by up to 15 x low to outlast its timer.
         var raise = lowEvent ? 0 : 15 * options.LowThreshold;
         Assert.InRange(link.PeakBufferedAmount, 1, options.HighWatermark + raise + options.ChunkSize);
     }

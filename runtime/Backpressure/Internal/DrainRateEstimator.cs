@@ -48,9 +48,6 @@ internal sealed class DrainRateEstimator
         _sentSinceLast = 0;
     }
 
-    /// <summary>Gets how much later than asked the timer wakes, smoothed (0 while nothing has been measured).</summary>
-    public TimeSpan Oversleep => TimeSpan.FromTicks((long)(_oversleepSeconds * TimeSpan.TicksPerSecond));
-
     /// <summary>
     /// Records a timer wake: the delay that was asked for and the time that really passed, thread-pool hop
     /// included. Coarse timers (15.6 ms on Windows, several ms in busy containers) show up here.

@@ -129,16 +129,25 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
     /// <summary>
     /// <see cref="WaitForRoomAsync"/> for a whole-payload send, whose thresholds are a pacing policy rather
-    /// than a promise to the caller: on a channel without a low event both are raised, within limits, so the
+    /// than a promise to the caller: on a channel without a low event they are raised, within limits, so the
     /// queue outlasts the shortest sleep the timer really delivers (see <see cref="DrainRateEstimator.ThresholdRaise"/>).
+    /// A high watermark the caller gave stays put; the low threshold then rises only up to it.
     /// </summary>
-    public ValueTask WaitForSendRoomAsync(long highWatermark, long lowThreshold, long bytesSent)
+    public ValueTask WaitForSendRoomAsync(BackpressureOptions options, long bytesSent)
     {
+        long highWatermark = options.HighWatermark, lowThreshold = options.LowThreshold;
         if (!_useLowEvent)
         {
             var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark);
-            highWatermark += raise;
-            lowThreshold += raise;
+            if (options.HighWatermarkIsDerived)
+            {
+                highWatermark += raise;
+                lowThreshold += raise;
+            }
+            else
+            {
+                lowThreshold = Math.Min(highWatermark, lowThreshold + raise);
+            }
         }
 
         return WaitForRoomAsync(highWatermark, lowThreshold, bytesSent);
@@ -366,14 +375,22 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
             if (ArmAndRecheck(lowThreshold))
             {
                 await new ValueTask(this, _signal.Version).ConfigureAwait(false);
-                if (_fallbackDelay > TimeSpan.Zero)
-                {
-                    _coordinator.DrainRate.OnWoke(_fallbackDelay, _time.GetElapsedTime(_fallbackArmedAt));
-                    _fallbackDelay = TimeSpan.Zero;
-                }
             }
 
             ThrowIfStopped(bytesSent);
+
+            // Only a wake from the timer says how late it fires: a cancellation, close or error ends the
+            // wait early and has thrown above, and must not count as a timer that fired on time.
+            if (_fallbackDelay > TimeSpan.Zero)
+            {
+                var elapsed = _time.GetElapsedTime(_fallbackArmedAt);
+                if (elapsed >= _fallbackDelay)
+                {
+                    _coordinator.DrainRate.OnWoke(_fallbackDelay, elapsed);
+                }
+
+                _fallbackDelay = TimeSpan.Zero;
+            }
             if (_channel.BufferedAmount <= lowThreshold)
             {
                 return;
