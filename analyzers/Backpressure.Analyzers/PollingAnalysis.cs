@@ -1184,16 +1184,42 @@ internal sealed class PollingAnalysis
     }
 
     /// <summary>
-    /// Reads the tree's options once, and scans its tokens once: a tree that never names a candidate
-    /// member cannot poll one, so every callback in it returns before touching the semantic model.
+    /// Reads the tree's options once, and scans it once: a tree that never names a candidate member cannot
+    /// poll one, so every callback in it returns before touching the semantic model. The text is searched
+    /// first, which costs no syntax nodes; only a file whose text contains a name has its tokens scanned.
     /// </summary>
     private TreeState CreateTreeState(SyntaxTree tree, CancellationToken cancellationToken)
     {
         _options.GetOptions(tree).TryGetValue(BufferedAmountMatcher.MemberNamesOption, out var names);
         var matcher = new BufferedAmountMatcher(BufferedAmountMatcher.ParseMemberNames(names), _types.BufferedChannel, _canSend);
-        var mentions = tree.GetRoot(cancellationToken).DescendantTokens()
-            .Any(token => token.IsKind(SyntaxKind.IdentifierToken) && matcher.IsCandidateName(token.ValueText));
+        var mentions = TextMayName(tree.GetText(cancellationToken), matcher)
+            && tree.GetRoot(cancellationToken).DescendantTokens()
+                .Any(token => token.IsKind(SyntaxKind.IdentifierToken) && matcher.IsCandidateName(token.ValueText));
         return new TreeState(matcher, mentions);
+    }
+
+    /// <summary>
+    /// Whether the text contains a candidate name, ignoring case as the matcher does. An identifier may be
+    /// spelled with Unicode escapes (<c>Buffered\u0041mount</c>), which a text search cannot see: a file with
+    /// any such escape goes on to the token scan.
+    /// </summary>
+    private static bool TextMayName(SourceText text, BufferedAmountMatcher matcher)
+    {
+        var source = text.ToString();
+        if (source.IndexOf("\\u", StringComparison.OrdinalIgnoreCase) >= 0)
+        {
+            return true;
+        }
+
+        foreach (var name in matcher.MemberNames)
+        {
+            if (source.IndexOf(name, StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static ImmutableArray<IOperation> Statements(IOperation? body) => body switch

@@ -14,6 +14,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 internal static class AnalyzerCost
 {
     private const int Repeats = 5;
+    private const int PairedRepeats = 16;
 
     public static async Task RunAsync(int files, int transportEvery = 1)
     {
@@ -75,27 +76,54 @@ internal static class AnalyzerCost
         // first; BP0001 alone, by wall clock, is what adding it to a build costs.
         // The driver binds the compilation and builds operation trees for any operation analyzer: its cost
         // with one that does nothing is the baseline, and BP0001's own cost is the difference.
+        async Task<double> Once(DiagnosticAnalyzer analyzer)
+        {
+            // A fresh compilation each time, and a collected heap, so neither run inherits the other's work.
+            var fresh = compilation.RemoveAllSyntaxTrees().AddSyntaxTrees(trees);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var clock = Stopwatch.StartNew();
+            await fresh.WithAnalyzers([analyzer], new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), null, concurrentAnalysis: false, logAnalyzerExecutionTime: false)).GetAnalyzerDiagnosticsAsync();
+            return clock.Elapsed.TotalMilliseconds;
+        }
+
         async Task<List<double>> Wall(DiagnosticAnalyzer analyzer)
         {
+            await Once(analyzer); // warm-up
             var times = new List<double>();
-            for (var run = 0; run <= Repeats; run++)
+            for (var run = 0; run < Repeats; run++)
             {
-                var fresh = compilation.RemoveAllSyntaxTrees().AddSyntaxTrees(trees);
-                var clock = Stopwatch.StartNew();
-                await fresh.WithAnalyzers([analyzer], new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), null, concurrentAnalysis: false, logAnalyzerExecutionTime: false)).GetAnalyzerDiagnosticsAsync();
-                if (run > 0)
-                {
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                }
+                times.Add(await Once(analyzer));
             }
 
             return times;
         }
 
-        var empty = await Wall(new DoNothingAnalyzer(asksForOperations: true));
-        var alone = await Wall(ours);
+        // BP0001 against the do-nothing operation analyzer in interleaved pairs (AB, BA, ...): drift in the
+        // machine's speed hits both sides of a pair alike, so the pair's difference is what BP0001 adds.
+        var empty = new List<double>();
+        var alone = new List<double>();
+        var differences = new List<double>();
+        DiagnosticAnalyzer baseline = new DoNothingAnalyzer(asksForOperations: true);
+        await Once(baseline);
+        await Once(ours);
+        for (var pair = 0; pair < PairedRepeats; pair++)
+        {
+            var first = pair % 2 == 0 ? baseline : ours;
+            var a = await Once(first);
+            var b = await Once(first == baseline ? ours : baseline);
+            var (withOurs, without) = first == baseline ? (b, a) : (a, b);
+            alone.Add(withOurs);
+            empty.Add(without);
+            differences.Add(withOurs - without);
+        }
+
+        differences.Sort();
+        var added = Median(differences);
         Console.WriteLine();
-        Console.WriteLine($"analysis wall clock, BP0001 alone: median {Median(alone):F0} ms against {Median(empty):F0} ms for an operation analyzer that does nothing: BP0001 adds {Median(alone) - Median(empty):F0} ms = {(Median(alone) - Median(empty)) / compileMedian * 100:F1} % of compile");
+        Console.WriteLine(
+            $"analysis wall clock over {PairedRepeats} interleaved pairs, BP0001 alone: median {Median(alone):F0} ms against {Median(empty):F0} ms for an operation analyzer that does nothing; " +
+            $"BP0001 adds a median {added:F0} ms per pair (interquartile {differences[PairedRepeats / 4]:F0} to {differences[PairedRepeats * 3 / 4]:F0}) = {added / compileMedian * 100:F1} % of compile");
 
         // Each rule alone, by wall clock: what adding just that rule to a build costs, whatever shared work
         // (binding, operation trees) its kind of action makes the driver do. The same for every row.

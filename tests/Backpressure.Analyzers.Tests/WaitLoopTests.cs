@@ -44,6 +44,37 @@ public sealed class WaitLoopTests
         """);
 
     [Fact]
+    public Task Reports_AMemberNamedWithUnicodeEscapes_WhichATextSearchWouldMiss() => Verify.VerifyCodeFixAsync(
+        """
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            async Task PumpAsync(RTCDataChannel dc)
+            {
+                [|while (dc.buffered\u0041mount > 65536)|]
+                {
+                    await Task.Delay(50);
+                }
+            }
+        }
+        """,
+        """
+        using System.Threading.Tasks;
+        using Backpressure;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            async Task PumpAsync(RTCDataChannel dc)
+            {
+                await dc.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+            }
+        }
+        """);
+
+    [Fact]
     public Task Reports_MessageWithMemberAndConstruct()
     {
         var test = new Verify.Test
