@@ -99,18 +99,11 @@ public sealed class FallbackTests
 
         var emptyAtWake = new List<bool>();
         long deepestResume = 0;
-        var wake = Task.Run(time.NextWakeAsync);
-        while (await Task.WhenAny(wake, transfer.Within()) == wake)
+        await DriveLateTimerLinkAsync(time, channel, transfer, bytesPerMicrosecond: 1, (parked, slept) =>
         {
-            var slept = await wake + time.TimerLateness;
-            wake = Task.Run(time.NextWakeAsync);
-            deepestResume = Math.Max(deepestResume, channel.BufferedAmount);
-            emptyAtWake.Add(channel.BufferedAmount <= (long)slept.TotalMicroseconds);
-            channel.Drain((long)slept.TotalMicroseconds);
-            time.Fake.Advance(slept);
-        }
-
-        await transfer.Within();
+            deepestResume = Math.Max(deepestResume, parked);
+            emptyAtWake.Add(parked <= (long)slept.TotalMicroseconds);
+        });
 
         // The first five sleeps measure the rate and the lateness; from then on the queue holds 1.5 real sleeps
         // (1.5 x 5 ms = 7,500 bytes) when the sender parks, so no sleep finds it empty.
@@ -126,16 +119,7 @@ public sealed class FallbackTests
         var transfer = channel.SendAsync(Payload(400_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, timeProvider: time)); // high derived: 2,000
 
         // 10,000,000 B/s behind a 20 ms late timer would want 315,000 bytes queued: the cap is 16 x 1,000.
-        var wake = Task.Run(time.NextWakeAsync);
-        while (await Task.WhenAny(wake, transfer.Within()) == wake)
-        {
-            var slept = await wake + time.TimerLateness;
-            wake = Task.Run(time.NextWakeAsync);
-            channel.Drain((long)(slept.TotalMicroseconds * 10));
-            time.Fake.Advance(slept);
-        }
-
-        await transfer.Within();
+        var wake = await DriveLateTimerLinkAsync(time, channel, transfer, bytesPerMicrosecond: 10);
         Assert.InRange(channel.PeakBuffered, 9000, (16 * 1000) + 1000 + 500);
 
         // The same channel, with its fast rate measured: an explicit wait still means "at or under 1,000".
@@ -160,22 +144,15 @@ public sealed class FallbackTests
         var transfer = channel.SendAsync(Payload(300_000), new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, highWatermark: 4000, timeProvider: time));
 
         long deepestPark = 0, shallowestPark = long.MaxValue;
-        var wake = Task.Run(time.NextWakeAsync);
-        for (var sleeps = 0; await Task.WhenAny(wake, transfer.Within()) == wake; sleeps++)
+        var sleeps = 0;
+        await DriveLateTimerLinkAsync(time, channel, transfer, bytesPerMicrosecond: 1, (parked, _) =>
         {
-            var slept = await wake + time.TimerLateness;
-            wake = Task.Run(time.NextWakeAsync);
-            deepestPark = Math.Max(deepestPark, channel.BufferedAmount);
-            if (sleeps >= 5)
+            deepestPark = Math.Max(deepestPark, parked);
+            if (sleeps++ >= 5)
             {
-                shallowestPark = Math.Min(shallowestPark, channel.BufferedAmount);
+                shallowestPark = Math.Min(shallowestPark, parked);
             }
-
-            channel.Drain((long)slept.TotalMicroseconds); // 1,000,000 B/s
-            time.Fake.Advance(slept);
-        }
-
-        await transfer.Within();
+        });
 
         // The caller's 4,000 holds (plus the one chunk that crosses it); the raised low threshold makes the
         // sender top the queue up whenever it is at or under 4,000, not only once it falls to 1,000.
@@ -191,16 +168,7 @@ public sealed class FallbackTests
         var channel = new ManualChannel(supportsLowEvent: false);
         var options = new BackpressureOptions(chunkSize: 500, lowThreshold: 1000, timeProvider: time);
         var transfer = channel.SendAsync(Payload(100_000), options);
-        var wake = Task.Run(time.NextWakeAsync);
-        while (await Task.WhenAny(wake, transfer.Within()) == wake)
-        {
-            var slept = await wake + time.TimerLateness;
-            wake = Task.Run(time.NextWakeAsync);
-            channel.Drain((long)slept.TotalMicroseconds);
-            time.Fake.Advance(slept);
-        }
-
-        await transfer.Within();
+        var wake = await DriveLateTimerLinkAsync(time, channel, transfer, bytesPerMicrosecond: 1);
         var estimator = ChannelCoordinator.For(channel).DrainRate;
         var raise = estimator.ThresholdRaise(1000, 2000);
         Assert.True(raise > 0, "a 4 ms late timer on a 1,000,000 B/s link raises the thresholds");
@@ -217,6 +185,28 @@ public sealed class FallbackTests
         }
 
         Assert.Equal(raise, estimator.ThresholdRaise(1000, 2000));
+    }
+
+    /// <summary>
+    /// Plays a link draining <paramref name="bytesPerMicrosecond"/> behind the late timer until the transfer ends:
+    /// at each timer the sender arms, reports the queue as the sender left it and the real sleep, drains what
+    /// that sleep drains, and moves the clock. Returns the next wake, still pending, for tests that go on.
+    /// </summary>
+    private static async Task<Task<TimeSpan>> DriveLateTimerLinkAsync(
+        RecordingTimeProvider time, ManualChannel channel, Task transfer, double bytesPerMicrosecond, Action<long, TimeSpan>? onPark = null)
+    {
+        var wake = Task.Run(time.NextWakeAsync);
+        while (await Task.WhenAny(wake, transfer.Within()) == wake)
+        {
+            var slept = await wake + time.TimerLateness;
+            wake = Task.Run(time.NextWakeAsync);
+            onPark?.Invoke(channel.BufferedAmount, slept);
+            channel.Drain((long)(slept.TotalMicroseconds * bytesPerMicrosecond));
+            time.Fake.Advance(slept);
+        }
+
+        await transfer.Within();
+        return wake;
     }
 
     [Fact]
