@@ -74,12 +74,12 @@ internal sealed class DrainRateEstimator
 
         var shortestSleep = BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds;
         var wanted = _bytesPerSecond * shortestSleep * SleepsQueued;
-        var limit = lowThreshold > long.MaxValue / MaximumGrowth ? lowThreshold : lowThreshold * MaximumGrowth;
         if (wanted <= lowThreshold)
         {
             return 0;
         }
 
+        var limit = lowThreshold > long.MaxValue / MaximumGrowth ? lowThreshold : lowThreshold * MaximumGrowth;
         var raise = wanted >= limit ? limit - lowThreshold : (long)wanted - lowThreshold;
         return Math.Min(raise, long.MaxValue - highWatermark);
     }

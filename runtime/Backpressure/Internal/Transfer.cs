@@ -391,6 +391,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
                 _fallbackDelay = TimeSpan.Zero;
             }
+
             if (_channel.BufferedAmount <= lowThreshold)
             {
                 return;
