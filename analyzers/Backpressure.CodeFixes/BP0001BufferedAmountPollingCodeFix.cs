@@ -37,29 +37,26 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     /// <inheritdoc/>
     public override FixAllProvider GetFixAllProvider() => FixAll.Instance;
 
+    /// <summary>The two fix levels, in the order the lightbulb lists them.</summary>
+    private static readonly (string Key, string Title)[] Fixes =
+    [
+        (ReplaceWaitEquivalenceKey, "Wait for the low-buffer event instead of polling"),
+        (ReplaceSendLoopEquivalenceKey, "Replace the send loop with Backpressure's SendAsync"),
+    ];
+
     /// <inheritdoc/>
     public override Task RegisterCodeFixesAsync(CodeFixContext context)
     {
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (Edit.For(diagnostic, ReplaceWaitEquivalenceKey) is not null)
+            foreach (var (key, title) in Fixes)
             {
-                context.RegisterCodeFix(
-                    CodeAction.Create(
-                        "Wait for the low-buffer event instead of polling",
-                        cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), ReplaceWaitEquivalenceKey, cancellationToken),
-                        ReplaceWaitEquivalenceKey),
-                    diagnostic);
-            }
-
-            if (Edit.For(diagnostic, ReplaceSendLoopEquivalenceKey) is not null)
-            {
-                context.RegisterCodeFix(
-                    CodeAction.Create(
-                        "Replace the send loop with Backpressure's SendAsync",
-                        cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), ReplaceSendLoopEquivalenceKey, cancellationToken),
-                        ReplaceSendLoopEquivalenceKey),
-                    diagnostic);
+                if (Edit.For(diagnostic, key) is not null)
+                {
+                    context.RegisterCodeFix(
+                        CodeAction.Create(title, cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), key, cancellationToken), key),
+                        diagnostic);
+                }
             }
         }
 
