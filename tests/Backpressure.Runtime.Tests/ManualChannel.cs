@@ -51,6 +51,9 @@ internal sealed class ManualChannel : IBufferedChannel
     /// <summary>Runs inside the <see cref="BufferedAmount"/> getter after the value to return was read.</summary>
     public Action<long>? AfterBufferedAmountRead { get; set; }
 
+    /// <summary>Runs inside the <see cref="State"/> getter before the state is read; it may change the channel.</summary>
+    public Action? BeforeStateRead { get; set; }
+
     /// <summary>When set, sent bytes never enter the queue: an infinitely fast link.</summary>
     public bool DrainOnSend { get; set; }
 
@@ -74,7 +77,12 @@ internal sealed class ManualChannel : IBufferedChannel
 
     public BufferedChannelState State
     {
-        get => (BufferedChannelState)Volatile.Read(ref _state);
+        get
+        {
+            BeforeStateRead?.Invoke();
+            return (BufferedChannelState)Volatile.Read(ref _state);
+        }
+
         set => Volatile.Write(ref _state, (int)value);
     }
 

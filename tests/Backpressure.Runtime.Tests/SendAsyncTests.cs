@@ -365,6 +365,56 @@ public sealed class SendAsyncTests
     }
 
     [Fact]
+    public async Task ErrorRaisedByTheLinkThread_WhileTheSenderClassifiesAFailedSend_IsReportedAsTheError()
+    {
+        // The link refuses a Send because it is failing; its own thread then raises Error and, after it,
+        // moves to Closed. That thread runs just as the sender reads the state: the error must still win.
+        var channel = new ManualChannel { DrainOnSend = true };
+        channel.BeforeSend = index =>
+        {
+            if (index == 1)
+            {
+                channel.BeforeStateRead = () =>
+                {
+                    channel.BeforeStateRead = null;
+                    channel.RaiseError("DTLS alert");
+                    channel.State = BufferedChannelState.Closed;
+                };
+                throw new InvalidOperationException("The link failed");
+            }
+        };
+
+        var ex = await Assert.ThrowsAsync<ChannelErrorException>(() => channel.SendAsync(Payload(1000), Tiny).Within());
+
+        Assert.Equal("DTLS alert", ex.ChannelError);
+        Assert.Equal(100, ex.BytesSent);
+    }
+
+    [Fact]
+    public async Task ErrorRaisedByTheLinkThread_AsTheSenderChecksTheState_IsReportedAsTheError()
+    {
+        // The same race between chunks: the sender sees the state leave Open, and the error came first.
+        var channel = new ManualChannel { DrainOnSend = true };
+        channel.BeforeSend = index =>
+        {
+            if (index == 1)
+            {
+                channel.BeforeStateRead = () =>
+                {
+                    channel.BeforeStateRead = null;
+                    channel.RaiseError("DTLS alert");
+                    channel.State = BufferedChannelState.Closed;
+                };
+            }
+        };
+
+        var ex = await Assert.ThrowsAsync<ChannelErrorException>(() => channel.SendAsync(Payload(1000), Tiny).Within());
+
+        Assert.Equal("DTLS alert", ex.ChannelError);
+        Assert.Equal(200, ex.BytesSent);
+    }
+
+    [Fact]
     public async Task ThresholdMovedByOtherCode_WhileSending_IsRestoredBeforeWaiting()
     {
         var channel = new ManualChannel();

@@ -191,19 +191,21 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         {
             throw new TaskCanceledException(Task.FromCanceled(_cancellationToken));
         }
-        switch (Volatile.Read(ref _failure))
+        if (ReportedFailure(bytesSent, sendException: null) is { } reported)
         {
-            case ErrorFailure:
-                var error = Volatile.Read(ref _channelError);
-                throw new ChannelErrorException($"The channel reported an error after {bytesSent} bytes were sent: {error}", bytesSent, error);
-            case ClosedFailure:
-                throw new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent.", bytesSent);
+            throw reported;
         }
 
         var state = _channel.State;
         if (state == BufferedChannelState.Open)
         {
             return;
+        }
+
+        // A channel raises Error before its state leaves Open, so the error is visible now if there was one.
+        if (ReportedFailure(bytesSent, sendException: null) is { } raisedMeanwhile)
+        {
+            throw raisedMeanwhile;
         }
 
         if (state == BufferedChannelState.Connecting)
@@ -270,12 +272,8 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
     private Exception ClassifySendFailure(Exception ex, long bytesSent)
     {
-        if (Volatile.Read(ref _failure) == ErrorFailure)
-        {
-            var error = Volatile.Read(ref _channelError);
-            return new ChannelErrorException($"The channel reported an error after {bytesSent} bytes were sent: {error}", bytesSent, error, ex);
-        }
-
+        // The state first: a channel raises Error before it leaves Open, so reading _failure after the state
+        // cannot miss an error that came with the close and report it as a plain close.
         BufferedChannelState? state;
         try
         {
@@ -286,12 +284,33 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
             state = null; // a channel that cannot report its state after a failed Send: report the Send
         }
 
-        if (Volatile.Read(ref _failure) == ClosedFailure || state is BufferedChannelState.Closing or BufferedChannelState.Closed)
+        if (ReportedFailure(bytesSent, ex) is { } reported)
+        {
+            return reported;
+        }
+
+        if (state is BufferedChannelState.Closing or BufferedChannelState.Closed)
         {
             return new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, ex);
         }
 
         return new ChannelErrorException($"The channel's Send failed after {bytesSent} bytes were sent: {ex.Message}", bytesSent, innerException: ex);
+    }
+
+    /// <summary>The exception for an Error or Closed event the transfer has heard, or null if it heard neither.</summary>
+    private Exception? ReportedFailure(long bytesSent, Exception? sendException)
+    {
+        switch (Volatile.Read(ref _failure))
+        {
+            case ErrorFailure:
+                var error = Volatile.Read(ref _channelError);
+                return new ChannelErrorException($"The channel reported an error after {bytesSent} bytes were sent: {error}", bytesSent, error, sendException);
+            case ClosedFailure:
+                var detail = sendException is null ? "." : $": {sendException.Message}";
+                return new ChannelClosedException($"The channel closed after {bytesSent} bytes were sent{detail}", bytesSent, sendException);
+            default:
+                return null;
+        }
     }
 
     private void Start(long lowThreshold, int? chunkSize)
