@@ -330,17 +330,21 @@ public sealed class SendAsyncTests
         await Eventually(() => channel.SendCount == 4, "the transfer parks");
 
         // A dedicated thread never runs thread-pool work: a Send on it can only be an inline continuation.
+        // It stays alive until the assertion, so the runtime cannot hand its thread id to a pool thread.
         var transportThreadId = 0;
+        using var release = new ManualResetEventSlim();
         var transport = new Thread(() =>
         {
             transportThreadId = Environment.CurrentManagedThreadId;
             channel.Drain(300);
+            release.Wait();
         });
         transport.Start();
-        transport.Join();
 
         await Eventually(() => channel.SendCount == 7, "the sender resumes");
         Assert.DoesNotContain(transportThreadId, channel.SendThreadIds);
+        release.Set();
+        transport.Join();
         channel.DrainAll();
         await EventuallyDrained(channel, transfer);
     }
