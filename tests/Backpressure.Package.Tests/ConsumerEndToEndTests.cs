@@ -123,7 +123,7 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         Assert.True(File.Exists(Path.Combine(feed, $"Backpressure.{version}.nupkg")));
         _environment["NUGET_PACKAGES"] = Path.Combine(_work, "packages");
 
-        // 2. A consumer outside the repository.
+        // 2. A consumer outside the repository, whose only package source is that feed.
         var consumer = CreateConsumer("consumer", version, feed);
         var build = await Dotnet(consumer, "build");
         var warning = Regex.Match(build, @"Program\.cs\((\d+),(\d+)\): warning BP0001");
@@ -147,8 +147,8 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
 
         // 3b. So does the installed tool.
         var tools = Path.Combine(_work, "tools");
-        await Dotnet(_work, "tool", "install", "Backpressure.Cli", "--version", version, "--tool-path", tools, "--add-source", feed);
         var fixedByTool = CreateConsumer("tool-fixed", version, feed);
+        await Dotnet(_work, "tool", "install", "Backpressure.Cli", "--version", version, "--tool-path", tools, "--configfile", Path.Combine(fixedByTool, "nuget.config"));
         await Dotnet(fixedByTool, "build");
         var fix = await Run(fixedByTool, Path.Combine(tools, "backpressure"), expectSuccess: true, "fix", fixedByTool);
         Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left", fix, StringComparison.Ordinal);
@@ -194,6 +194,7 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <packageSources>
+                <clear />
                 <add key="local" value="{feed}" />
               </packageSources>
             </configuration>
@@ -224,8 +225,18 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(timeout.Token);
+        // Generous: the whole solution's test assemblies build and run side by side on a small CI machine.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{command} {string.Join(' ', args)} did not finish in 10 minutes.");
+        }
+
         var text = await stdout + await stderr;
         if (expectSuccess && process.ExitCode != 0)
         {

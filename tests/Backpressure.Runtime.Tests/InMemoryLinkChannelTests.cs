@@ -32,7 +32,8 @@ public sealed class InMemoryLinkChannelTests
     [Fact]
     public async Task ClosingMidTransfer_FaultsTheSend_WithChannelClosedException()
     {
-        using var link = new InMemoryLinkChannel(new InMemoryLinkOptions(10_000_000));
+        // 4 MiB at 1 Mbit/s takes half a minute, so the transfer cannot finish before the test stops it.
+        using var link = new InMemoryLinkChannel(new InMemoryLinkOptions(1_000_000));
         var transfer = link.SendAsync(Payload(4 * 1024 * 1024));
         await Eventually(() => link.BytesDelivered > 0, "data is flowing");
 
@@ -48,7 +49,8 @@ public sealed class InMemoryLinkChannelTests
     [Fact]
     public async Task FailingMidTransfer_FaultsTheSend_WithTheLinksError()
     {
-        using var link = new InMemoryLinkChannel(new InMemoryLinkOptions(10_000_000));
+        // 4 MiB at 1 Mbit/s takes half a minute, so the transfer cannot finish before the test stops it.
+        using var link = new InMemoryLinkChannel(new InMemoryLinkOptions(1_000_000));
         var transfer = link.SendAsync(Payload(4 * 1024 * 1024));
         await Eventually(() => link.BytesDelivered > 0, "data is flowing");
 

@@ -2,8 +2,11 @@ namespace Backpressure.Runtime.Tests;
 
 internal static class TestUtil
 {
-    /// <summary>A bound on how long a test waits for something that should happen promptly; reaching it means a hang.</summary>
-    public static readonly TimeSpan HangTimeout = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// A bound on how long a test waits for something that should happen promptly; reaching it means a hang.
+    /// Generous, because on a 2-core CI machine both runtime suites move tens of MiB over loopback side by side.
+    /// </summary>
+    public static readonly TimeSpan HangTimeout = TimeSpan.FromSeconds(60);
 
     public static byte[] Payload(int length, int seed = 1)
     {
