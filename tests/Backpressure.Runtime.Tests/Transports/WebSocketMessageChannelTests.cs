@@ -91,7 +91,8 @@ public sealed class WebSocketMessageChannelTests
 
         public static async Task<WebSocketServer> StartAsync(Func<WebSocket, QueuedMessageChannel> accept)
         {
-            var builder = WebApplication.CreateSlimBuilder();
+            // No watching of appsettings files: each host would take an inotify instance on a shared CI box.
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
             var app = builder.Build();
