@@ -46,25 +46,93 @@ internal sealed class PollingAnalysis
             _ => null,
         };
 
-        if (condition is null || !TryGetTree(loop, context.CancellationToken, out var tree))
+        if (loop is not (IWhileLoopOperation or IForLoopOperation) || !TryGetTree(loop, context.CancellationToken, out var tree))
         {
             return;
         }
 
-        if (ContainsPeriodicTick(condition))
+        if (condition is not null && ContainsPeriodicTick(condition))
         {
             AnalyzePeriodicLoop(context, loop, tree);
             return;
         }
 
         // The wait check is the cheaper one: most loops that compare a number never sleep.
-        if (!TimedWaits(loop.Body, context.ContainingSymbol).Any() || !TryFindComparison(condition, tree.Matcher, until: false, out var comparison))
+        if (!TimedWaits(loop.Body, context.ContainingSymbol).Any())
         {
             return;
         }
 
-        var fix = loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, context.ContainingSymbol) : null;
-        Report(context, loop.Syntax, "loop", comparison, PollingSite.WaitLoop, fix);
+        if (condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out var comparison))
+        {
+            var fix = loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, context.ContainingSymbol) : null;
+            Report(context, loop.Syntax, "loop", comparison, PollingSite.WaitLoop, fix);
+        }
+        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison))
+        {
+            Report(context, loop.Syntax, "loop", comparison, PollingSite.BreakLoop, TryFixBreakLoop(loop, gate, comparison, context.ContainingSymbol));
+        }
+    }
+
+    /// <summary>
+    /// A loop that polls from inside: <c>while (true) { if (amount &lt;= x) break; wait; }</c>, where a
+    /// statement of the body is exactly a comparison of the amount and leaves the loop once it is low.
+    /// </summary>
+    private bool TryGetBreakGate(ILoopOperation loop, BufferedAmountMatcher matcher, out IConditionalOperation gate, out Comparison comparison)
+    {
+        foreach (var statement in Statements(loop.Body))
+        {
+            if (statement is IConditionalOperation { WhenFalse: null } candidate
+                && Statements(candidate.WhenTrue) is [IBranchOperation { BranchKind: BranchKind.Break } exit]
+                && SymbolEqualityComparer.Default.Equals(exit.Target, loop.ExitLabel)
+                && TryFindComparison(candidate.Condition, matcher, until: true, out comparison)
+                && TryGetStopRelation(candidate.Condition, comparison, out _))
+            {
+                gate = candidate;
+                return true;
+            }
+        }
+
+        gate = null!;
+        comparison = default;
+        return false;
+    }
+
+    /// <summary>
+    /// An endless loop made of its break gate, first or last, and waits: the same wait as
+    /// <c>while (amount &gt; x) wait;</c> (or its do-while), so it becomes one event-driven wait too.
+    /// A loop with a condition of its own (a retry count, a running flag) stops for more than the queue.
+    /// </summary>
+    private Fix? TryFixBreakLoop(ILoopOperation loop, IConditionalOperation gate, Comparison comparison, ISymbol containingSymbol)
+    {
+        var endless = loop switch
+        {
+            IWhileLoopOperation w => w.Condition?.ConstantValue is { HasValue: true, Value: true },
+            IForLoopOperation f => f.Condition is null && f.Before.IsEmpty && f.AtLoopBottom.IsEmpty,
+            _ => false,
+        };
+        if (!endless)
+        {
+            return null;
+        }
+
+        var statements = Statements(loop.Body);
+        var waits = ReferenceEquals(statements[0], gate) ? statements.RemoveAt(0)
+            : ReferenceEquals(statements[statements.Length - 1], gate) ? statements.RemoveAt(statements.Length - 1)
+            : default;
+        if (waits.IsDefault
+            || !TryGetStopRelation(gate.Condition, comparison, out var stopAt)
+            || ThresholdText(comparison, Negate(stopAt)) is not { } threshold
+            || !TryGetWaitOnlyStatements(waits, comparison, out var wait, out var kept)
+            || !IsAsyncContext(loop, containingSymbol)
+            || !CanAwaitAt(loop)
+            || loop.Syntax.ContainsDirectives
+            || ReceiverText(comparison.Member, loop) is not { } receiver)
+        {
+            return null;
+        }
+
+        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept);
     }
 
     public void AnalyzeConditional(OperationAnalysisContext context)
@@ -1100,7 +1168,10 @@ internal sealed class PollingAnalysis
                 _ => (null, null),
             };
 
-            if (condition is not null && TimedWaits(body!, containingSymbol).Any() && TryFindComparison(condition, tree.Matcher, until: false, out _))
+            if (body is not null
+                && TimedWaits(body, containingSymbol).Any()
+                && ((condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out _))
+                    || TryGetBreakGate((ILoopOperation)parent, tree.Matcher, out _, out _)))
             {
                 return true;
             }

@@ -28,6 +28,7 @@ internal static class PollingSite
     public const string ReplaceWaitFix = "ReplaceWait";
 
     public const string WaitLoop = "WaitLoop";
+    public const string BreakLoop = "BreakLoop";
     public const string IfContinue = "IfContinue";
     public const string SetTimeoutTwin = "SetTimeoutTwin";
     public const string TimerReschedule = "TimerReschedule";

@@ -193,4 +193,54 @@ public sealed class NoDiagnosticTests
             }
         }
         """);
+
+    [Fact]
+    public Task NoDiagnostic_WhenTheBreakIsNotADrainWait_OrLeavesAnotherLoop() => Verify.VerifyAnalyzerAsync("""
+        using System.Threading.Tasks;
+        using Acme.Transport;
+
+        class Sender
+        {
+            // Stops sending once the queue is full: load shedding, not waiting for it to drain.
+            async Task ShedAsync(MessageChannel channel, byte[][] chunks)
+            {
+                foreach (var chunk in chunks)
+                {
+                    while (true)
+                    {
+                        if (channel.BufferedAmount > 1 << 20) break;
+                        channel.Send(chunk);
+                        await Task.Delay(1);
+                    }
+                }
+            }
+
+            // The loop ends on its own; the amount is only part of a composite exit.
+            async Task FlushOrQuitAsync(MessageChannel channel, bool quitting)
+            {
+                while (true)
+                {
+                    if (channel.BufferedAmount == 0 && quitting) break;
+                    await Task.Delay(16);
+                }
+            }
+
+            // The break leaves the switch, not the loop.
+            async Task SwitchAsync(MessageChannel channel, int mode)
+            {
+                while (mode > 0)
+                {
+                    switch (mode)
+                    {
+                        case 1:
+                            if (channel.BufferedAmount <= 4096) break;
+                            await Task.Delay(10);
+                            break;
+                    }
+
+                    mode--;
+                }
+            }
+        }
+        """);
 }
