@@ -68,7 +68,7 @@ internal sealed class PollingAnalysis
             var fix = loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, context.ContainingSymbol) : null;
             Report(context, loop.Syntax, "loop", comparison, PollingSite.WaitLoop, fix);
         }
-        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison))
+        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison) && HasOwnTimedWait(loop, tree.Matcher, context.ContainingSymbol))
         {
             Report(context, loop.Syntax, "loop", comparison, PollingSite.BreakLoop, TryFixBreakLoop(loop, gate, comparison, context.ContainingSymbol));
         }
@@ -99,6 +99,34 @@ internal sealed class PollingAnalysis
     }
 
     /// <summary>
+    /// A timed wait the break-gated loop does itself: not one inside an inner if or loop that polls the amount
+    /// on its own and is reported (and fixed) as that shape.
+    /// </summary>
+    private bool HasOwnTimedWait(ILoopOperation loop, BufferedAmountMatcher matcher, ISymbol containingSymbol) =>
+        TimedWaits(loop.Body, containingSymbol).Any(wait => !IsUnderInnerPolling(wait, loop.Body, matcher));
+
+    private bool IsUnderInnerPolling(IOperation wait, IOperation body, BufferedAmountMatcher matcher)
+    {
+        for (var child = wait; !ReferenceEquals(child, body) && child.Parent is { } parent; child = parent)
+        {
+            var condition = parent switch
+            {
+                IConditionalOperation { Syntax: IfStatementSyntax } gate when ReferenceEquals(gate.WhenTrue, child) => gate.Condition,
+                IWhileLoopOperation w when ReferenceEquals(w.Body, child) => w.Condition,
+                IForLoopOperation f when ReferenceEquals(f.Body, child) => f.Condition,
+                _ => null,
+            };
+
+            if (condition is not null && TryFindComparison(condition, matcher, until: false, out _))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// An endless loop made of its break gate, first or last, and waits: the same wait as
     /// <c>while (amount &gt; x) wait;</c> (or its do-while), so it becomes one event-driven wait too.
     /// A loop with a condition of its own (a retry count, a running flag) stops for more than the queue.
@@ -108,7 +136,7 @@ internal sealed class PollingAnalysis
         var endless = loop switch
         {
             IWhileLoopOperation w => w.Condition?.ConstantValue is { HasValue: true, Value: true },
-            IForLoopOperation f => f.Condition is null && f.Before.IsEmpty && f.AtLoopBottom.IsEmpty,
+            IForLoopOperation f => f.Condition?.ConstantValue is null or { HasValue: true, Value: true } && f.Before.IsEmpty && f.AtLoopBottom.IsEmpty,
             _ => false,
         };
         if (!endless)
@@ -124,6 +152,7 @@ internal sealed class PollingAnalysis
             || !TryGetStopRelation(gate.Condition, comparison, out var stopAt)
             || ThresholdText(comparison, Negate(stopAt)) is not { } threshold
             || !TryGetWaitOnlyStatements(waits, comparison, out var wait, out var kept)
+            || (comparison.ViaLocal is not null && kept.IsEmpty)
             || !IsAsyncContext(loop, containingSymbol)
             || !CanAwaitAt(loop)
             || loop.Syntax.ContainsDirectives
@@ -228,6 +257,7 @@ internal sealed class PollingAnalysis
         if (!TryGetStopRelation(loop.Condition!, comparison, out var relation)
             || ThresholdText(comparison, relation) is not { } threshold
             || !TryGetWaitOnlyStatements(Statements(loop.Body), comparison, out var wait, out var kept)
+            || (comparison.ViaLocal is not null && kept.IsEmpty)
             || !IsAsyncContext(loop, containingSymbol)
             || !CanAwaitAt(loop)
             || loop.Syntax.ContainsDirectives
@@ -618,6 +648,12 @@ internal sealed class PollingAnalysis
         };
     }
 
+    /// <summary>Two reads of the amount are of the same channel: static, both <c>this</c>, or the same local, parameter or field.</summary>
+    private static bool SameInstance(IOperation? a, IOperation? b) =>
+        (a is null && b is null)
+        || (a is not null && b is not null
+            && (SameValue(a, b) || (Strip(a) is IInstanceReferenceOperation && Strip(b) is IInstanceReferenceOperation)));
+
     /// <summary>The send goes to the very channel whose amount was polled.</summary>
     private static bool SameReceiver(IOperation? sendInstance, IOperation member) =>
         sendInstance is not null
@@ -682,7 +718,8 @@ internal sealed class PollingAnalysis
                 && expression is ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } refresh
                 && SymbolEqualityComparer.Default.Equals(target.Local, comparison.ViaLocal)
                 && Strip(refresh.Value) is IMemberReferenceOperation source
-                && SymbolEqualityComparer.Default.Equals(source.Member, ((IMemberReferenceOperation)comparison.Member).Member))
+                && SymbolEqualityComparer.Default.Equals(source.Member, ((IMemberReferenceOperation)comparison.Member).Member)
+                && SameInstance(source.Instance, ((IMemberReferenceOperation)comparison.Member).Instance))
             {
                 keep.Add(statement.Syntax);
                 continue;
@@ -1049,7 +1086,7 @@ internal sealed class PollingAnalysis
             }
 
             if (Strip(value) is not IMemberReferenceOperation copy || !matcher.IsBufferedAmountMember(copy.Member)
-                || (source is not null && !SymbolEqualityComparer.Default.Equals(source.Member, copy.Member)))
+                || (source is not null && (!SymbolEqualityComparer.Default.Equals(source.Member, copy.Member) || !SameInstance(source.Instance, copy.Instance))))
             {
                 return null;
             }
@@ -1171,7 +1208,9 @@ internal sealed class PollingAnalysis
             if (body is not null
                 && TimedWaits(body, containingSymbol).Any()
                 && ((condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out _))
-                    || TryGetBreakGate((ILoopOperation)parent, tree.Matcher, out _, out _)))
+                    || ((condition is null || !ContainsPeriodicTick(condition))
+                        && TryGetBreakGate((ILoopOperation)parent, tree.Matcher, out _, out _)
+                        && HasOwnTimedWait((ILoopOperation)parent, tree.Matcher, containingSymbol))))
             {
                 return true;
             }
