@@ -153,10 +153,7 @@ internal sealed class PollingAnalysis
             || ThresholdText(comparison, Negate(stopAt)) is not { } threshold
             || !TryGetWaitOnlyStatements(waits, comparison, out var wait, out var kept)
             || (comparison.ViaLocal is not null && kept.IsEmpty)
-            || !IsAsyncContext(loop, containingSymbol)
-            || !CanAwaitAt(loop)
-            || loop.Syntax.ContainsDirectives
-            || ReceiverText(comparison.Member, loop) is not { } receiver)
+            || AwaitedWaitReceiver(loop, comparison, containingSymbol) is not { } receiver)
         {
             return null;
         }
@@ -258,10 +255,7 @@ internal sealed class PollingAnalysis
             || ThresholdText(comparison, relation) is not { } threshold
             || !TryGetWaitOnlyStatements(Statements(loop.Body), comparison, out var wait, out var kept)
             || (comparison.ViaLocal is not null && kept.IsEmpty)
-            || !IsAsyncContext(loop, containingSymbol)
-            || !CanAwaitAt(loop)
-            || loop.Syntax.ContainsDirectives
-            || ReceiverText(comparison.Member, loop) is not { } receiver)
+            || AwaitedWaitReceiver(loop, comparison, containingSymbol) is not { } receiver)
         {
             return null;
         }
@@ -281,10 +275,7 @@ internal sealed class PollingAnalysis
             || !TryGetStopRelation(conditional.Condition, comparison, out var relation)
             || ThresholdText(comparison, relation) is not { } threshold
             || !TryGetWaitOnlyStatements(ImmutableArray.Create(statements[0]), comparison, out var wait, out _)
-            || !IsAsyncContext(conditional, containingSymbol)
-            || !CanAwaitAt(conditional)
-            || conditional.Syntax.ContainsDirectives
-            || ReceiverText(comparison.Member, conditional) is not { } receiver)
+            || AwaitedWaitReceiver(conditional, comparison, containingSymbol) is not { } receiver)
         {
             return null;
         }
@@ -788,6 +779,15 @@ internal sealed class PollingAnalysis
 
         return string.Empty;
     }
+
+    /// <summary>
+    /// The receiver for an awaited wait that replaces <paramref name="site"/>, or null when no await can go
+    /// there (synchronous code, a lock, unsafe code) or a preprocessor directive inside would be lost.
+    /// </summary>
+    private string? AwaitedWaitReceiver(IOperation site, Comparison comparison, ISymbol containingSymbol) =>
+        IsAsyncContext(site, containingSymbol) && CanAwaitAt(site) && !site.Syntax.ContainsDirectives
+            ? ReceiverText(comparison.Member, site)
+            : null;
 
     /// <summary>
     /// Gets the receiver the fix calls the runtime on: the channel itself when it already implements the
