@@ -167,6 +167,18 @@ internal sealed class ManualChannel : IBufferedChannel
     public void RaiseError(string message) =>
         Snapshot(ref _error)?.Invoke(this, new BufferedChannelErrorEventArgs(message));
 
+    /// <summary>
+    /// Plays a failing link's own thread, which raises Error and then moves to Closed, running just as the
+    /// sender next reads the state.
+    /// </summary>
+    public void FailOnNextStateRead(string error) =>
+        BeforeStateRead = () =>
+        {
+            BeforeStateRead = null;
+            RaiseError(error);
+            State = BufferedChannelState.Closed;
+        };
+
     public byte[][] Messages()
     {
         lock (_lock)

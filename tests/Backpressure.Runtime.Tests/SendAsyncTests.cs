@@ -371,19 +371,14 @@ public sealed class SendAsyncTests
     [Fact]
     public async Task ErrorRaisedByTheLinkThread_WhileTheSenderClassifiesAFailedSend_IsReportedAsTheError()
     {
-        // The link refuses a Send because it is failing; its own thread then raises Error and, after it,
-        // moves to Closed. That thread runs just as the sender reads the state: the error must still win.
+        // The link refuses a Send because it is failing, and its thread finishes failing as the sender
+        // reads the state to classify that refusal: the error must still win over a plain close.
         var channel = new ManualChannel { DrainOnSend = true };
         channel.BeforeSend = index =>
         {
             if (index == 1)
             {
-                channel.BeforeStateRead = () =>
-                {
-                    channel.BeforeStateRead = null;
-                    channel.RaiseError("DTLS alert");
-                    channel.State = BufferedChannelState.Closed;
-                };
+                channel.FailOnNextStateRead("DTLS alert");
                 throw new InvalidOperationException("The link failed");
             }
         };
@@ -403,12 +398,7 @@ public sealed class SendAsyncTests
         {
             if (index == 1)
             {
-                channel.BeforeStateRead = () =>
-                {
-                    channel.BeforeStateRead = null;
-                    channel.RaiseError("DTLS alert");
-                    channel.State = BufferedChannelState.Closed;
-                };
+                channel.FailOnNextStateRead("DTLS alert");
             }
         };
 
