@@ -39,12 +39,7 @@ internal sealed class PollingAnalysis
     public void AnalyzeLoop(OperationAnalysisContext context)
     {
         var loop = (ILoopOperation)context.Operation;
-        var condition = loop switch
-        {
-            IWhileLoopOperation whileLoop => whileLoop.Condition,
-            IForLoopOperation forLoop => forLoop.Condition,
-            _ => null,
-        };
+        var condition = LoopCondition(loop);
 
         if (loop is not (IWhileLoopOperation or IForLoopOperation) || !TryGetTree(loop, context.CancellationToken, out var tree))
         {
@@ -68,17 +63,19 @@ internal sealed class PollingAnalysis
             var fix = loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, context.ContainingSymbol) : null;
             Report(context, loop.Syntax, "loop", comparison, PollingSite.WaitLoop, fix);
         }
-        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison) && HasOwnTimedWait(loop, tree.Matcher, context.ContainingSymbol))
+        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison, out var stopAt) && HasOwnTimedWait(loop, tree.Matcher, context.ContainingSymbol))
         {
-            Report(context, loop.Syntax, "loop", comparison, PollingSite.BreakLoop, TryFixBreakLoop(loop, gate, comparison, context.ContainingSymbol));
+            Report(context, loop.Syntax, "loop", comparison, PollingSite.BreakLoop, TryFixBreakLoop(loop, gate, comparison, stopAt, context.ContainingSymbol));
         }
     }
 
     /// <summary>
     /// A loop that polls from inside: <c>while (true) { if (amount &lt;= x) break; wait; }</c>, where a
-    /// statement of the body is exactly a comparison of the amount and leaves the loop once it is low.
+    /// statement of the body is exactly a comparison of the amount and leaves the loop once it is low, which
+    /// is when the amount stands in relation <paramref name="stopAt"/> to the other side.
     /// </summary>
-    private bool TryGetBreakGate(ILoopOperation loop, BufferedAmountMatcher matcher, out IConditionalOperation gate, out Comparison comparison)
+    private bool TryGetBreakGate(
+        ILoopOperation loop, BufferedAmountMatcher matcher, out IConditionalOperation gate, out Comparison comparison, out BinaryOperatorKind stopAt)
     {
         foreach (var statement in Statements(loop.Body))
         {
@@ -86,7 +83,7 @@ internal sealed class PollingAnalysis
                 && Statements(candidate.WhenTrue) is [IBranchOperation { BranchKind: BranchKind.Break } exit]
                 && SymbolEqualityComparer.Default.Equals(exit.Target, loop.ExitLabel)
                 && TryFindComparison(candidate.Condition, matcher, until: true, out comparison)
-                && TryGetStopRelation(candidate.Condition, comparison, out _))
+                && TryGetStopRelation(candidate.Condition, comparison, out stopAt))
             {
                 gate = candidate;
                 return true;
@@ -95,6 +92,7 @@ internal sealed class PollingAnalysis
 
         gate = null!;
         comparison = default;
+        stopAt = default;
         return false;
     }
 
@@ -131,7 +129,7 @@ internal sealed class PollingAnalysis
     /// <c>while (amount &gt; x) wait;</c> (or its do-while), so it becomes one event-driven wait too.
     /// A loop with a condition of its own (a retry count, a running flag) stops for more than the queue.
     /// </summary>
-    private Fix? TryFixBreakLoop(ILoopOperation loop, IConditionalOperation gate, Comparison comparison, ISymbol containingSymbol)
+    private Fix? TryFixBreakLoop(ILoopOperation loop, IConditionalOperation gate, Comparison comparison, BinaryOperatorKind stopAt, ISymbol containingSymbol)
     {
         var endless = loop switch
         {
@@ -149,7 +147,6 @@ internal sealed class PollingAnalysis
             : ReferenceEquals(statements[statements.Length - 1], gate) ? statements.RemoveAt(statements.Length - 1)
             : default;
         if (waits.IsDefault
-            || !TryGetStopRelation(gate.Condition, comparison, out var stopAt)
             || ThresholdText(comparison, Negate(stopAt)) is not { } threshold
             || !TryGetWaitOnlyStatements(waits, comparison, out var wait, out var kept)
             || (comparison.ViaLocal is not null && kept.IsEmpty)
@@ -1198,19 +1195,19 @@ internal sealed class PollingAnalysis
     {
         for (var parent = operation.Parent; parent is not null and not IAnonymousFunctionOperation and not ILocalFunctionOperation; parent = parent.Parent)
         {
-            var (condition, body) = parent switch
+            if (parent is not (IWhileLoopOperation or IForLoopOperation))
             {
-                IWhileLoopOperation w => (w.Condition, w.Body),
-                IForLoopOperation f => (f.Condition, f.Body),
-                _ => (null, null),
-            };
+                continue;
+            }
 
-            if (body is not null
-                && TimedWaits(body, containingSymbol).Any()
-                && ((condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out _))
-                    || ((condition is null || !ContainsPeriodicTick(condition))
-                        && TryGetBreakGate((ILoopOperation)parent, tree.Matcher, out _, out _)
-                        && HasOwnTimedWait((ILoopOperation)parent, tree.Matcher, containingSymbol))))
+            var loop = (ILoopOperation)parent;
+            var condition = LoopCondition(loop);
+            var polls = condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out _)
+                ? TimedWaits(loop.Body, containingSymbol).Any()
+                : (condition is null || !ContainsPeriodicTick(condition))
+                    && TryGetBreakGate(loop, tree.Matcher, out _, out _, out _)
+                    && HasOwnTimedWait(loop, tree.Matcher, containingSymbol);
+            if (polls)
             {
                 return true;
             }
@@ -1218,6 +1215,13 @@ internal sealed class PollingAnalysis
 
         return false;
     }
+
+    private static IOperation? LoopCondition(ILoopOperation loop) => loop switch
+    {
+        IWhileLoopOperation whileLoop => whileLoop.Condition,
+        IForLoopOperation forLoop => forLoop.Condition,
+        _ => null,
+    };
 
     /// <summary>The fix introduces an await: not inside a lock or in unsafe code, where the compiler forbids it.</summary>
     private static bool CanAwaitAt(IOperation operation)
