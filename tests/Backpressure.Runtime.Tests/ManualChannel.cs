@@ -20,6 +20,7 @@ internal sealed class ManualChannel : IBufferedChannel
     private int _state = (int)BufferedChannelState.Open;
     private int _sendCount;
     private long _peakBuffered;
+    private string? _failOnStateRead;
 
     public ManualChannel(bool supportsLowEvent = true, int maxMessageSize = int.MaxValue)
     {
@@ -51,9 +52,6 @@ internal sealed class ManualChannel : IBufferedChannel
     /// <summary>Runs inside the <see cref="BufferedAmount"/> getter after the value to return was read.</summary>
     public Action<long>? AfterBufferedAmountRead { get; set; }
 
-    /// <summary>Runs inside the <see cref="State"/> getter before the state is read; it may change the channel.</summary>
-    public Action? BeforeStateRead { get; set; }
-
     /// <summary>When set, sent bytes never enter the queue: an infinitely fast link.</summary>
     public bool DrainOnSend { get; set; }
 
@@ -79,7 +77,12 @@ internal sealed class ManualChannel : IBufferedChannel
     {
         get
         {
-            BeforeStateRead?.Invoke();
+            if (Interlocked.Exchange(ref _failOnStateRead, null) is { } error)
+            {
+                RaiseError(error);
+                Volatile.Write(ref _state, (int)BufferedChannelState.Closed);
+            }
+
             return (BufferedChannelState)Volatile.Read(ref _state);
         }
 
@@ -171,13 +174,7 @@ internal sealed class ManualChannel : IBufferedChannel
     /// Plays a failing link's own thread, which raises Error and then moves to Closed, running just as the
     /// sender next reads the state.
     /// </summary>
-    public void FailOnNextStateRead(string error) =>
-        BeforeStateRead = () =>
-        {
-            BeforeStateRead = null;
-            RaiseError(error);
-            State = BufferedChannelState.Closed;
-        };
+    public void FailOnNextStateRead(string error) => Volatile.Write(ref _failOnStateRead, error);
 
     public byte[][] Messages()
     {
