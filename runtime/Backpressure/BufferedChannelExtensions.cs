@@ -26,7 +26,7 @@ namespace Backpressure;
 /// bound; see <see cref="BackpressureOptions.HighWatermarkIsDerived"/>). <c>WaitForBufferedAmountLowAsync</c>
 /// never does, as its threshold is the caller's condition. It is a fallback: a channel that raises the event never uses it.
 /// </remarks>
-public static class BufferedChannelExtensions
+public static partial class BufferedChannelExtensions
 {
     /// <summary>
     /// Sends <paramref name="data"/> in chunks, pausing whenever the channel's queue is over the high
