@@ -30,8 +30,8 @@ public sealed class BP0001BufferedAmountPollingAnalyzer : DiagnosticAnalyzer
             }
 
             var analysis = new PollingAnalysis(start.Compilation, types, start.Options.AnalyzerConfigOptionsProvider);
-            start.RegisterOperationAction(analysis.AnalyzeLoop, OperationKind.Loop);
-            start.RegisterOperationAction(analysis.AnalyzeConditional, OperationKind.Conditional);
+            start.RegisterOperationBlockAction(analysis.AnalyzeOperationBlock);
+            start.RegisterOperationAction(analysis.AnalyzePeriodicLoop, OperationKind.Loop);
             start.RegisterOperationAction(analysis.AnalyzeInvocation, OperationKind.Invocation);
         });
     }

@@ -15,8 +15,12 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.Analyzers;
 
-/// <summary>BP0001's analysis of one compilation: finds polling sites and works out whether a fix keeps their meaning.</summary>
-internal sealed class PollingAnalysis
+/// <summary>
+/// BP0001's analysis of one compilation. Detection runs on the control-flow graph (PollingAnalysis.Flow.cs),
+/// on top of where a value comes from (PollingAnalysis.Provenance.cs); each fix has its own planner: the bounded
+/// wait (PollingAnalysis.BoundedWait.cs) for every site, and the whole-loop rewrites below for the clean shapes.
+/// </summary>
+internal sealed partial class PollingAnalysis
 {
     public const string AdapterMethodName = "AsBufferedChannel";
 
@@ -36,37 +40,44 @@ internal sealed class PollingAnalysis
         _options = options;
     }
 
-    public void AnalyzeLoop(OperationAnalysisContext context)
+    /// <summary>
+    /// A tick loop that skips ticks while the queue is full: <c>while (await timer.WaitForNextTickAsync()) { if (amount &gt; x) continue; ... }</c>.
+    /// The tick runs on every path, so the flow-based detection does not see it as controlled by the amount.
+    /// </summary>
+    public void AnalyzePeriodicLoop(OperationAnalysisContext context)
     {
         var loop = (ILoopOperation)context.Operation;
+        if (LoopCondition(loop) is not { } condition || !ContainsPeriodicTick(condition) || !TryGetTree(loop, context.CancellationToken, out var tree))
+        {
+            return;
+        }
+
+        foreach (var gate in Descendants(loop.Body).OfType<IConditionalOperation>())
+        {
+            if (Statements(gate.WhenTrue).LastOrDefault() is IBranchOperation { BranchKind: BranchKind.Continue }
+                && TryFindComparison(gate.Condition, tree.Matcher, until: false, out var comparison))
+            {
+                Report(context.ReportDiagnostic, loop.Syntax, "timer loop", comparison, PollingSite.PeriodicTimer, fix: null, bounded: BoundedWaitPlan.None("a tick loop runs on the timer's schedule; rewrite it as a send loop that awaits the channel"));
+                return;
+            }
+        }
+    }
+
+    /// <summary>The shape of a loop the flow analysis reported, and its whole-loop rewrite when one keeps the meaning.</summary>
+    private (string Shape, Comparison? Comparison, Fix? Fix) PlanLoop(ILoopOperation loop, BufferedAmountMatcher matcher, ISymbol containingSymbol)
+    {
         var condition = LoopCondition(loop);
-
-        if (loop is not (IWhileLoopOperation or IForLoopOperation) || !TryGetTree(loop, context.CancellationToken, out var tree))
+        if (condition is not null && TryFindComparison(condition, matcher, until: false, out var comparison))
         {
-            return;
+            return (PollingSite.WaitLoop, comparison, loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, containingSymbol) : null);
         }
 
-        if (condition is not null && ContainsPeriodicTick(condition))
+        if (TryGetBreakGate(loop, matcher, out var gate, out comparison, out var stopAt))
         {
-            AnalyzePeriodicLoop(context, loop, tree);
-            return;
+            return (PollingSite.BreakLoop, comparison, TryFixBreakLoop(loop, gate, comparison, stopAt, containingSymbol));
         }
 
-        // The wait check is the cheaper one: most loops that compare a number never sleep.
-        if (!TimedWaits(loop.Body, context.ContainingSymbol).Any())
-        {
-            return;
-        }
-
-        if (condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out var comparison))
-        {
-            var fix = loop is IWhileLoopOperation w ? TryFixWaitLoop(w, comparison, context.ContainingSymbol) : null;
-            Report(context, loop.Syntax, "loop", comparison, PollingSite.WaitLoop, fix);
-        }
-        else if (TryGetBreakGate(loop, tree.Matcher, out var gate, out comparison, out var stopAt) && HasOwnTimedWait(loop, tree.Matcher, context.ContainingSymbol))
-        {
-            Report(context, loop.Syntax, "loop", comparison, PollingSite.BreakLoop, TryFixBreakLoop(loop, gate, comparison, stopAt, context.ContainingSymbol));
-        }
+        return (PollingSite.Loop, null, null);
     }
 
     /// <summary>
@@ -158,48 +169,28 @@ internal sealed class PollingAnalysis
         return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept);
     }
 
-    public void AnalyzeConditional(OperationAnalysisContext context)
+    /// <summary>The shape of an if statement the flow analysis reported, and its wait rewrite when one keeps the meaning.</summary>
+    private (string Shape, Comparison? Comparison, Fix? Fix) PlanConditional(IConditionalOperation conditional, BufferedAmountMatcher matcher, ISymbol containingSymbol)
     {
-        var conditional = (IConditionalOperation)context.Operation;
-
-        // Only if statements: a conditional expression cannot hold a wait statement.
-        if (conditional.Syntax is not IfStatementSyntax || !TryGetTree(conditional, context.CancellationToken, out var tree))
+        // The whole-wait rewrites read the if as "over the threshold: wait"; any other if gets the bounded wait only.
+        if (!TryFindComparison(conditional.Condition, matcher, until: false, out var comparison) || !TimedWaits(conditional.WhenTrue, containingSymbol).Any())
         {
-            return;
-        }
-
-        var waits = TimedWaits(conditional.WhenTrue, context.ContainingSymbol).ToList();
-        if (waits.Count == 0
-            || !TryFindComparison(conditional.Condition, tree.Matcher, until: false, out var comparison)
-            || IsInsidePollingLoop(conditional, tree, context.ContainingSymbol))
-        {
-            return;
+            return (PollingSite.ConditionalWait, null, null);
         }
 
         var statements = Statements(conditional.WhenTrue);
         var last = statements.LastOrDefault();
-        string shape;
-        Fix? fix = null;
         if (last is IBranchOperation { BranchKind: BranchKind.Continue })
         {
-            shape = PollingSite.IfContinue;
-            fix = TryFixIfContinue(conditional, statements, comparison, context.ContainingSymbol);
-        }
-        else if (last is IReturnOperation && FindDelayContinuation(statements, context.ContainingSymbol) is { } delay)
-        {
-            shape = PollingSite.SetTimeoutTwin;
-            fix = conditional.WhenFalse is null ? TryFixSetTimeoutTwin(conditional, delay, comparison) : null;
-        }
-        else if (waits.Any(w => IsTimerReschedule(w.TargetMethod)))
-        {
-            shape = PollingSite.TimerReschedule;
-        }
-        else
-        {
-            shape = PollingSite.ConditionalWait;
+            return (PollingSite.IfContinue, comparison, TryFixIfContinue(conditional, statements, comparison, containingSymbol));
         }
 
-        Report(context, conditional.Syntax, "if statement", comparison, shape, fix);
+        if (last is IReturnOperation && FindDelayContinuation(statements, containingSymbol) is { } delay)
+        {
+            return (PollingSite.SetTimeoutTwin, comparison, conditional.WhenFalse is null ? TryFixSetTimeoutTwin(conditional, delay, comparison) : null);
+        }
+
+        return (TimedWaits(conditional.WhenTrue, containingSymbol).Any(w => IsTimerReschedule(w.TargetMethod)) ? PollingSite.TimerReschedule : PollingSite.ConditionalWait, comparison, null);
     }
 
     public void AnalyzeInvocation(OperationAnalysisContext context)
@@ -229,21 +220,9 @@ internal sealed class PollingAnalysis
             fix = new Fix($"await {receiver}.WaitForBufferedAmountLowAsync({threshold});", statement.Syntax, ImmutableArray<SyntaxNode>.Empty);
         }
 
-        Report(context, invocation.Syntax, "SpinUntil call", comparison, PollingSite.SpinUntil, fix);
-    }
-
-    private void AnalyzePeriodicLoop(OperationAnalysisContext context, ILoopOperation loop, TreeState tree)
-    {
-        // A tick loop that skips ticks while the queue is full: `if (amount > x) continue;`.
-        foreach (var gate in Descendants(loop.Body).OfType<IConditionalOperation>())
-        {
-            if (Statements(gate.WhenTrue).LastOrDefault() is IBranchOperation { BranchKind: BranchKind.Continue }
-                && TryFindComparison(gate.Condition, tree.Matcher, until: false, out var comparison))
-            {
-                Report(context, loop.Syntax, "timer loop", comparison, PollingSite.PeriodicTimer, fix: null);
-                return;
-            }
-        }
+        Report(
+            context.ReportDiagnostic, invocation.Syntax, "SpinUntil call", comparison, PollingSite.SpinUntil, fix,
+            BoundedWaitPlan.None(fix is null ? "SpinUntil is replaced only in async code, by an awaited wait without a timeout" : null));
     }
 
     private Fix? TryFixWaitLoop(IWhileLoopOperation loop, Comparison comparison, ISymbol containingSymbol)
@@ -916,13 +895,13 @@ internal sealed class PollingAnalysis
             current = Strip(not.Operand);
         }
 
-        relation = comparison.AmountOnLeft ? comparison.Binary.OperatorKind : Mirror(comparison.Binary.OperatorKind);
+        relation = comparison.AmountOnLeft ? comparison.OperatorKind : Mirror(comparison.OperatorKind);
         if (negated)
         {
             relation = Negate(relation);
         }
 
-        return ReferenceEquals(current, comparison.Binary);
+        return ReferenceEquals(current, comparison.Test);
     }
 
     private static BinaryOperatorKind Mirror(BinaryOperatorKind kind) => kind switch
@@ -962,11 +941,11 @@ internal sealed class PollingAnalysis
             Comparison candidate;
             if (TryGetAmount(binary.LeftOperand, matcher, out var member, out var viaLocal, out var exact))
             {
-                candidate = new Comparison(binary, member, binary.RightOperand, AmountOnLeft: true, viaLocal, exact);
+                candidate = new Comparison(binary, binary.OperatorKind, member, binary.RightOperand, AmountOnLeft: true, viaLocal, exact);
             }
             else if (TryGetAmount(binary.RightOperand, matcher, out member, out viaLocal, out exact))
             {
-                candidate = new Comparison(binary, member, binary.LeftOperand, AmountOnLeft: false, viaLocal, exact);
+                candidate = new Comparison(binary, binary.OperatorKind, member, binary.LeftOperand, AmountOnLeft: false, viaLocal, exact);
             }
             else
             {
@@ -1190,32 +1169,6 @@ internal sealed class PollingAnalysis
         && DescendantsAndSelf(condition).OfType<IInvocationOperation>()
             .Any(i => i.TargetMethod.Name == "WaitForNextTickAsync" && Is(i.TargetMethod.ContainingType, _types.PeriodicTimer));
 
-    /// <summary>An if inside a loop whose own condition already polls the amount is part of that loop's report.</summary>
-    private bool IsInsidePollingLoop(IOperation operation, TreeState tree, ISymbol containingSymbol)
-    {
-        for (var parent = operation.Parent; parent is not null and not IAnonymousFunctionOperation and not ILocalFunctionOperation; parent = parent.Parent)
-        {
-            if (parent is not (IWhileLoopOperation or IForLoopOperation))
-            {
-                continue;
-            }
-
-            var loop = (ILoopOperation)parent;
-            var condition = LoopCondition(loop);
-            var polls = condition is not null && TryFindComparison(condition, tree.Matcher, until: false, out _)
-                ? TimedWaits(loop.Body, containingSymbol).Any()
-                : (condition is null || !ContainsPeriodicTick(condition))
-                    && TryGetBreakGate(loop, tree.Matcher, out _, out _, out _)
-                    && HasOwnTimedWait(loop, tree.Matcher, containingSymbol);
-            if (polls)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private static IOperation? LoopCondition(ILoopOperation loop) => loop switch
     {
         IWhileLoopOperation whileLoop => whileLoop.Condition,
@@ -1245,19 +1198,34 @@ internal sealed class PollingAnalysis
         _ => containingSymbol is IMethodSymbol { IsAsync: true },
     };
 
-    private void Report(OperationAnalysisContext context, SyntaxNode construct, string kind, Comparison comparison, string shape, Fix? fix)
+    private void Report(Action<Diagnostic> report, SyntaxNode construct, string kind, Comparison comparison, string shape, Fix? fix, BoundedWaitPlan bounded)
     {
         var properties = ImmutableDictionary.CreateBuilder<string, string?>();
         properties[PollingSite.ShapeKey] = shape;
+        var fixes = new List<string>();
+        if (!bounded.Replacements.IsDefaultOrEmpty)
+        {
+            fixes.Add(PollingSite.BoundedWaitEquivalenceKey);
+            properties[PollingSite.BoundedWaitCountKey] = bounded.Replacements.Length.ToString(CultureInfo.InvariantCulture);
+            for (var i = 0; i < bounded.Replacements.Length; i++)
+            {
+                var (target, replacement) = bounded.Replacements[i];
+                properties[PollingSite.BoundedWaitSpanKey(i)] = FormattableString.Invariant($"{target.Span.Start},{target.Span.Length}");
+                properties[PollingSite.BoundedWaitReplacementKey(i)] = replacement;
+            }
+        }
+
         var additional = new List<Location>();
         if (fix is { } f)
         {
+            fixes.Add(PollingSite.ReplaceWaitEquivalenceKey);
             properties[PollingSite.FixKey] = PollingSite.ReplaceWaitFix;
             properties[PollingSite.ReplacementKey] = f.Replacement;
             additional.Add(f.Target.GetLocation());
             additional.AddRange(f.Kept.Select(k => k.GetLocation()));
             if (f.SendLoop is { } sendLoop)
             {
+                fixes.Add(PollingSite.ReplaceSendLoopEquivalenceKey);
                 properties[PollingSite.SendLoopReplacementKey] = sendLoop.Replacement;
                 properties[PollingSite.SendLoopSpanKey] = FormattableString.Invariant($"{sendLoop.Target.Span.Start},{sendLoop.Target.Span.Length}");
                 if (!sendLoop.Removed.IsEmpty)
@@ -1267,13 +1235,23 @@ internal sealed class PollingAnalysis
             }
         }
 
-        context.ReportDiagnostic(Diagnostic.Create(
+        if (fixes.Count > 0)
+        {
+            properties[PollingSite.FixesKey] = string.Join(";", fixes);
+        }
+        else
+        {
+            properties[PollingSite.NoFixKey] = bounded.WhyNot ?? "no rewrite of this site keeps its meaning";
+        }
+
+        report(Diagnostic.Create(
             DiagnosticDescriptors.BufferedAmountPolling,
             HeaderLocation(construct),
             additional,
             properties.ToImmutable(),
             kind,
-            comparison.Member.Syntax.ToString()));
+            comparison.Member.Syntax.ToString(),
+            fixes.Count > 0 ? string.Empty : " (no automatic fix: " + properties[PollingSite.NoFixKey] + ")"));
     }
 
     private static Location HeaderLocation(SyntaxNode construct)
@@ -1284,6 +1262,7 @@ internal sealed class PollingAnalysis
             DoStatementSyntax d => TextSpan.FromBounds(d.WhileKeyword.SpanStart, d.CloseParenToken.Span.End),
             ForStatementSyntax f => TextSpan.FromBounds(f.ForKeyword.SpanStart, f.CloseParenToken.Span.End),
             IfStatementSyntax i => TextSpan.FromBounds(i.IfKeyword.SpanStart, i.CloseParenToken.Span.End),
+            ForEachStatementSyntax e => TextSpan.FromBounds(e.ForEachKeyword.SpanStart, e.CloseParenToken.Span.End),
             _ => construct.Span,
         };
 
@@ -1406,7 +1385,6 @@ internal sealed class PollingAnalysis
     private static bool Is(ITypeSymbol? type, INamedTypeSymbol? expected) =>
         expected is not null && SymbolEqualityComparer.Default.Equals(type?.OriginalDefinition, expected);
 
-    private readonly record struct Comparison(IBinaryOperation Binary, IOperation Member, IOperation Other, bool AmountOnLeft, ILocalSymbol? ViaLocal, bool Exact);
 
     private readonly record struct WaitDetails(string Token, string ConfigureAwait);
 

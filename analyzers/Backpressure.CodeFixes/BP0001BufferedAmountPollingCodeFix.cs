@@ -24,10 +24,16 @@ namespace Backpressure.CodeFixes;
 public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
 {
     /// <summary>The equivalence key of "replace the wait"; stable, so fix-all and tooling can ask for it.</summary>
-    public const string ReplaceWaitEquivalenceKey = "BP0001.ReplaceWait";
+    public const string ReplaceWaitEquivalenceKey = PollingSite.ReplaceWaitEquivalenceKey;
 
     /// <summary>The equivalence key of "replace the send loop"; stable, so fix-all and tooling can ask for it.</summary>
-    public const string ReplaceSendLoopEquivalenceKey = "BP0001.ReplaceSendLoop";
+    public const string ReplaceSendLoopEquivalenceKey = PollingSite.ReplaceSendLoopEquivalenceKey;
+
+    /// <summary>
+    /// The equivalence key of "bound the wait": only the timer call changes, into a wait that ends when the queue is
+    /// low, the same time has passed, or the channel closes or fails. Stable, so fix-all and tooling can ask for it.
+    /// </summary>
+    public const string BoundedWaitEquivalenceKey = PollingSite.BoundedWaitEquivalenceKey;
 
     private const string RuntimeNamespace = "Backpressure";
 
@@ -37,11 +43,12 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     /// <inheritdoc/>
     public override FixAllProvider GetFixAllProvider() => FixAll.Instance;
 
-    /// <summary>The two fix levels, in the order the lightbulb lists them.</summary>
+    /// <summary>The fixes, in the order the lightbulb lists them: the whole-loop rewrites where they apply, then the one that fits every loop.</summary>
     private static readonly (string Key, string Title)[] Fixes =
     [
         (ReplaceWaitEquivalenceKey, "Wait for the low-buffer event instead of polling"),
         (ReplaceSendLoopEquivalenceKey, "Replace the send loop with Backpressure's SendAsync"),
+        (BoundedWaitEquivalenceKey, "Wake on the low-buffer event instead of sleeping (keeps the loop)"),
     ];
 
     /// <inheritdoc/>
@@ -51,7 +58,7 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         {
             foreach (var (key, title) in Fixes)
             {
-                if (Edit.For(diagnostic, key) is not null)
+                if (Edit.For(diagnostic, key).Count > 0)
                 {
                     context.RegisterCodeFix(
                         CodeAction.Create(title, cancellationToken => ApplyAsync(context.Document, ImmutableArray.Create(diagnostic), key, cancellationToken), key),
@@ -72,13 +79,8 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         }
 
         var edits = new List<(SyntaxNode Target, Edit Edit)>();
-        foreach (var diagnostic in diagnostics)
+        foreach (var edit in diagnostics.SelectMany(d => Edit.For(d, equivalenceKey)))
         {
-            if (Edit.For(diagnostic, equivalenceKey) is not { } edit)
-            {
-                continue;
-            }
-
             var target = root.FindNode(edit.Target, getInnermostNodeForTie: true);
             while (target.Span != edit.Target && target.Parent is { } parent)
             {
@@ -302,9 +304,12 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     {
         public static readonly FixAll Instance = new();
 
-        protected override string GetFixAllTitle(FixAllContext fixAllContext) => fixAllContext.CodeActionEquivalenceKey == ReplaceSendLoopEquivalenceKey
-            ? "Replace every recognised send loop with Backpressure's SendAsync"
-            : "Wait for the low-buffer event instead of polling, everywhere it keeps the meaning";
+        protected override string GetFixAllTitle(FixAllContext fixAllContext) => fixAllContext.CodeActionEquivalenceKey switch
+        {
+            ReplaceSendLoopEquivalenceKey => "Replace every recognised send loop with Backpressure's SendAsync",
+            BoundedWaitEquivalenceKey => "Wake on the low-buffer event instead of sleeping, in every polling loop",
+            _ => "Wait for the low-buffer event instead of polling, everywhere it keeps the meaning",
+        };
 
         protected override async Task<Document?> FixAllAsync(FixAllContext fixAllContext, Document document, ImmutableArray<Diagnostic> diagnostics) =>
             await ApplyAsync(document, diagnostics, fixAllContext.CodeActionEquivalenceKey ?? ReplaceWaitEquivalenceKey, fixAllContext.CancellationToken).ConfigureAwait(false);
@@ -316,7 +321,8 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
         /// <summary>Gets statements removed besides the replaced one (the scaffolding a whole send loop no longer needs).</summary>
         public ImmutableArray<TextSpan> Removed { get; init; } = ImmutableArray<TextSpan>.Empty;
 
-        public static Edit? For(Diagnostic diagnostic, string equivalenceKey)
+        /// <summary>The edits a diagnostic's fix of this kind makes: none when it does not offer that fix.</summary>
+        public static IReadOnlyList<Edit> For(Diagnostic diagnostic, string equivalenceKey)
         {
             var properties = diagnostic.Properties;
             if (equivalenceKey == ReplaceWaitEquivalenceKey)
@@ -324,23 +330,40 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
                 return properties.TryGetValue(PollingSite.FixKey, out var fix) && fix == PollingSite.ReplaceWaitFix
                     && properties.TryGetValue(PollingSite.ReplacementKey, out var replacement) && replacement is not null
                     && diagnostic.AdditionalLocations.Count > 0
-                    ? new Edit(diagnostic.AdditionalLocations[0].SourceSpan, replacement, diagnostic.AdditionalLocations.Skip(1).Select(l => l.SourceSpan).ToImmutableArray())
-                    : null;
+                    ? [new Edit(diagnostic.AdditionalLocations[0].SourceSpan, replacement, diagnostic.AdditionalLocations.Skip(1).Select(l => l.SourceSpan).ToImmutableArray())]
+                    : [];
             }
 
             if (equivalenceKey == ReplaceSendLoopEquivalenceKey
                 && properties.TryGetValue(PollingSite.SendLoopReplacementKey, out var loop) && loop is not null
-                && properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span?.Split(',') is [var start, var length]
-                && int.TryParse(start, NumberStyles.None, CultureInfo.InvariantCulture, out var s)
-                && int.TryParse(length, NumberStyles.None, CultureInfo.InvariantCulture, out var l))
+                && properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span is not null && ParseSpan(span) is { } loopSpan)
             {
                 var removed = properties.TryGetValue(PollingSite.SendLoopRemoveKey, out var remove) && remove is not null
                     ? remove.Split(';').Select(ParseSpan).Where(r => r is not null).Select(r => r!.Value).ToImmutableArray()
                     : ImmutableArray<TextSpan>.Empty;
-                return new Edit(new TextSpan(s, l), loop, ImmutableArray<TextSpan>.Empty) { Removed = removed };
+                return [new Edit(loopSpan, loop, ImmutableArray<TextSpan>.Empty) { Removed = removed }];
             }
 
-            return null;
+            if (equivalenceKey == BoundedWaitEquivalenceKey
+                && properties.TryGetValue(PollingSite.BoundedWaitCountKey, out var countText)
+                && int.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                var edits = new List<Edit>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    if (!properties.TryGetValue(PollingSite.BoundedWaitSpanKey(i), out var waitSpan) || waitSpan is null || ParseSpan(waitSpan) is not { } target
+                        || !properties.TryGetValue(PollingSite.BoundedWaitReplacementKey(i), out var call) || call is null)
+                    {
+                        return [];
+                    }
+
+                    edits.Add(new Edit(target, call, ImmutableArray<TextSpan>.Empty));
+                }
+
+                return edits;
+            }
+
+            return [];
         }
 
         private static TextSpan? ParseSpan(string text) =>

@@ -224,23 +224,6 @@ public sealed class NoDiagnosticTests
                     await Task.Delay(16);
                 }
             }
-
-            // The break leaves the switch, not the loop.
-            async Task SwitchAsync(MessageChannel channel, int mode)
-            {
-                while (mode > 0)
-                {
-                    switch (mode)
-                    {
-                        case 1:
-                            if (channel.BufferedAmount <= 4096) break;
-                            await Task.Delay(10);
-                            break;
-                    }
-
-                    mode--;
-                }
-            }
         }
         """);
 }

@@ -29,7 +29,7 @@ public sealed class OptionsTests
             [*.cs]
             BP0001.member_names = QueuedBytes, PendingBytes
             """));
-        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(1).WithArguments("loop", "channel.QueuedBytes").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(1).WithArguments("loop", "channel.QueuedBytes", "").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
         return test.RunAsync();
     }
 
@@ -43,8 +43,8 @@ public sealed class OptionsTests
             [*.cs]
             bp0001.member_names = bufferedamount queuedbytes
             """));
-        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("loop", "channel.BufferedAmount").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
-        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(1).WithArguments("loop", "channel.QueuedBytes").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("loop", "channel.BufferedAmount", "").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(1).WithArguments("loop", "channel.QueuedBytes", "").WithOptions(DiagnosticOptions.IgnoreAdditionalLocations));
         return test.RunAsync();
     }
 

@@ -105,7 +105,7 @@ public sealed class WaitLoopTests
                 }
                 """,
         };
-        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("loop", "dc.bufferedAmount")
+        test.ExpectedDiagnostics.Add(Verify.Diagnostic().WithLocation(0).WithArguments("loop", "dc.bufferedAmount", "")
             .WithOptions(Microsoft.CodeAnalysis.Testing.DiagnosticOptions.IgnoreAdditionalLocations));
         return test.RunAsync();
     }

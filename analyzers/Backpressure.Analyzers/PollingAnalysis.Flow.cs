@@ -1,0 +1,330 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace Backpressure.Analyzers;
+
+/// <summary>
+/// Detection on the control-flow graph: a timed wait is polling when it is reached only along the branch of a
+/// test that says the buffered amount is high. The loop around it, its deadline, null test, counters and guards
+/// are other branches of the same graph, so none of them needs a shape of its own.
+/// </summary>
+internal sealed partial class PollingAnalysis
+{
+    public void AnalyzeOperationBlock(OperationBlockAnalysisContext context)
+    {
+        // A constructor's initializer and body are two blocks of one graph: analyse each graph once.
+        var roots = new HashSet<IOperation>();
+        foreach (var block in context.OperationBlocks)
+        {
+            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !TryGetTree(block, context.CancellationToken, out var tree) || block.SemanticModel is not { } model)
+            {
+                continue;
+            }
+
+            AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic, context.CancellationToken);
+        }
+    }
+
+    private static IOperation Root(IOperation operation)
+    {
+        while (operation.Parent is { } parent)
+        {
+            operation = parent;
+        }
+
+        return operation;
+    }
+
+    private static bool HasGraph(IOperation root) =>
+        root is IMethodBodyOperation or IConstructorBodyOperation or IFieldInitializerOperation or IPropertyInitializerOperation or IParameterInitializerOperation or IBlockOperation;
+
+    /// <summary>One function's graph, then the graphs of the lambdas and local functions it declares: each polls on its own.</summary>
+    private void AnalyzeGraph(
+        ControlFlowGraph graph, SemanticModel model, ISymbol function, ISymbol owner, BufferedAmountMatcher matcher, Action<Diagnostic> report, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var waits = new List<(int Block, IOperation Wait)>();
+        var lambdas = new List<IFlowAnonymousFunctionOperation>();
+        var coroutine = IsCoroutine(function);
+        foreach (var block in graph.Blocks)
+        {
+            foreach (var operation in block.Operations)
+            {
+                CollectWaits(operation, block.Ordinal, model, owner, coroutine, waits, lambdas);
+            }
+
+            if (block.BranchValue is { } value)
+            {
+                CollectWaits(value, block.Ordinal, model, owner, coroutine, waits, lambdas);
+            }
+        }
+
+        if (waits.Count > 0)
+        {
+            ReportControlledWaits(graph, model, waits, owner, matcher, report);
+        }
+
+        foreach (var lambda in lambdas)
+        {
+            AnalyzeGraph(graph.GetAnonymousFunctionControlFlowGraph(lambda, cancellationToken), model, lambda.Symbol, owner, matcher, report, cancellationToken);
+        }
+
+        foreach (var local in graph.LocalFunctions)
+        {
+            AnalyzeGraph(graph.GetLocalFunctionControlFlowGraph(local, cancellationToken), model, local, owner, matcher, report, cancellationToken);
+        }
+    }
+
+    /// <summary>The timed waits an operation of the graph makes, judged on the original tree (where their parents are).</summary>
+    private void CollectWaits(
+        IOperation root, int block, SemanticModel model, ISymbol owner, bool coroutine, List<(int, IOperation)> waits, List<IFlowAnonymousFunctionOperation> lambdas)
+    {
+        var stack = new Stack<IOperation>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var operation = stack.Pop();
+            switch (operation)
+            {
+                case IFlowAnonymousFunctionOperation lambda:
+                    lambdas.Add(lambda);
+                    continue;
+                case IInvocationOperation { TargetMethod.Name: "Delay" or "Yield" or "Sleep" or "SpinWait" or "SpinOnce" or "Change" or "Start" } invocation
+                    when model.GetOperation(invocation.Syntax) is IInvocationOperation original && IsTimedWait(original, owner):
+                    waits.Add((block, original));
+                    break;
+                case IReturnOperation { Kind: OperationKind.YieldReturn } yield when coroutine:
+                    waits.Add((block, model.GetOperation(yield.Syntax) ?? yield));
+                    break;
+            }
+
+            foreach (var child in operation.ChildOperations)
+            {
+                stack.Push(child);
+            }
+        }
+    }
+
+    /// <summary>A Unity-style coroutine: an iterator of the non-generic IEnumerator, resumed once per frame or after its yielded wait.</summary>
+    private static bool IsCoroutine(ISymbol function) =>
+        function is IMethodSymbol { IsAsync: false, ReturnType: { SpecialType: SpecialType.System_Collections_IEnumerator } } method
+        && method.DeclaringSyntaxReferences.Any(r => r.GetSyntax().DescendantNodes().OfType<YieldStatementSyntax>().Any());
+
+    private void ReportControlledWaits(
+        ControlFlowGraph graph, SemanticModel model, List<(int Block, IOperation Wait)> waits, ISymbol owner, BufferedAmountMatcher matcher, Action<Diagnostic> report)
+    {
+        var tests = AmountBranches(graph, model, matcher);
+        if (tests.Count == 0)
+        {
+            return;
+        }
+
+        // One site per construct (the loop or if whose test controls the wait), in source order.
+        var sites = new Dictionary<SyntaxNode, (AmountTest Test, List<IOperation> Waits)>();
+        foreach (var (block, wait) in waits)
+        {
+            var after = Distances(graph, graph.Blocks[block], test: null);
+            (AmountTest Test, SyntaxNode Condition, int Distance)? best = null;
+            foreach (var branch in tests)
+            {
+                var distance = branch.FromHigh[block];
+                if (distance >= 0 && branch.FromLow[block] < 0 && (best is null || distance < best.Value.Distance)
+                    && (after[branch.Block.Ordinal] > 0 || block == branch.Block.Ordinal || AlwaysReaches(graph, branch.High!, block, branch.Block)))
+                {
+                    best = (branch.Test, branch.Condition, distance);
+                }
+            }
+
+            if (best is { } controlling)
+            {
+                var construct = Construct(controlling.Condition, wait.Syntax);
+                if (!sites.TryGetValue(construct, out var site))
+                {
+                    sites[construct] = site = (controlling.Test, new List<IOperation>());
+                }
+
+                site.Waits.Add(wait);
+            }
+        }
+
+        foreach (var construct in sites.Keys.OrderBy(c => c.SpanStart))
+        {
+            var (test, siteWaits) = sites[construct];
+            var (shape, comparison, fix) = model.GetOperation(construct) switch
+            {
+                ILoopOperation loop and (IWhileLoopOperation or IForLoopOperation) => PlanLoop(loop, matcher, owner),
+                IConditionalOperation conditional => PlanConditional(conditional, matcher, owner),
+                _ => (PollingSite.Loop, (Comparison?)null, (Fix?)null),
+            };
+
+            if (siteWaits.Any(w => w is IReturnOperation))
+            {
+                shape = PollingSite.Coroutine;
+            }
+
+            var kind = construct is IfStatementSyntax ? "if statement" : "loop";
+            Report(report, construct, kind, comparison ?? test.Comparison, shape, fix, PlanBoundedWaits(siteWaits, test, model));
+        }
+    }
+
+    /// <summary>A branch of the graph on a test of the amount, with how far each block is along its "high" and its "low" edge.</summary>
+    /// <remarks>
+    /// A wait is controlled by the branch when it is reached from the "high" edge and not from the "low" one, and
+    /// either leads back to the test (it repeats: a loop) or is where the "high" edge always goes (it is the branch's
+    /// own: <c>if (amount &gt; x) await Task.Delay(50);</c>, the setTimeout twin). Code after a wait loop is reached only
+    /// through its exit edge too, but it neither repeats nor always follows, so it is not that loop's wait.
+    /// </remarks>
+    private sealed record AmountBranch(AmountTest Test, SyntaxNode Condition, BasicBlock Block, BasicBlock? High, int[] FromHigh, int[] FromLow);
+
+    private List<AmountBranch> AmountBranches(ControlFlowGraph graph, SemanticModel model, BufferedAmountMatcher matcher)
+    {
+        var branches = new List<AmountBranch>();
+        foreach (var block in graph.Blocks)
+        {
+            if (block is not { BranchValue: { } value, ConditionalSuccessor: { } conditional, FallThroughSuccessor: { } fallThrough }
+                || !TryGetAmountTest(model.GetOperation(value.Syntax), matcher, depth: 0, out var test))
+            {
+                continue;
+            }
+
+            var whenTrue = block.ConditionKind == ControlFlowConditionKind.WhenTrue ? conditional.Destination : fallThrough.Destination;
+            var whenFalse = block.ConditionKind == ControlFlowConditionKind.WhenTrue ? fallThrough.Destination : conditional.Destination;
+            var (high, low) = test.HighWhenTrue ? (whenTrue, whenFalse) : (whenFalse, whenTrue);
+            branches.Add(new AmountBranch(test, value.Syntax, block, high, Distances(graph, high, block), Distances(graph, low, block)));
+        }
+
+        return branches;
+    }
+
+    /// <summary>
+    /// Whether every path from <paramref name="start"/> meets block <paramref name="wait"/> before it leaves the
+    /// function (returns, throws) or comes back to <paramref name="test"/>: the wait post-dominates the edge.
+    /// </summary>
+    private static bool AlwaysReaches(ControlFlowGraph graph, BasicBlock start, int wait, BasicBlock test)
+    {
+        var seen = new bool[graph.Blocks.Length];
+        var stack = new Stack<BasicBlock>();
+        stack.Push(start);
+        while (stack.Count > 0)
+        {
+            var block = stack.Pop();
+            if (block.Ordinal == wait || seen[block.Ordinal])
+            {
+                continue;
+            }
+
+            seen[block.Ordinal] = true;
+            if (ReferenceEquals(block, test) || block.Kind == BasicBlockKind.Exit)
+            {
+                return false;
+            }
+
+            var conditional = block.ConditionalSuccessor;
+            var fallThrough = block.FallThroughSuccessor;
+            if ((conditional is not null && conditional.Destination is null) || fallThrough is null || fallThrough.Destination is null)
+            {
+                return false; // a throw, a rethrow or the end of a finally: the path leaves without the wait
+            }
+
+            if (conditional?.Destination is { } next)
+            {
+                stack.Push(next);
+            }
+
+            stack.Push(fallThrough.Destination);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Edges from <paramref name="start"/> to each block (-1: unreachable), not going on past <paramref name="test"/>.
+    /// With no test, it counts from the start block's successors, so the start is reached again only round a cycle.
+    /// </summary>
+    private static int[] Distances(ControlFlowGraph graph, BasicBlock? start, BasicBlock? test)
+    {
+        var distances = new int[graph.Blocks.Length];
+        for (var i = 0; i < distances.Length; i++)
+        {
+            distances[i] = -1;
+        }
+
+        if (start is null)
+        {
+            return distances;
+        }
+
+        var queue = new Queue<BasicBlock>();
+        if (test is null)
+        {
+            foreach (var next in new[] { start.ConditionalSuccessor?.Destination, start.FallThroughSuccessor?.Destination })
+            {
+                if (next is not null && distances[next.Ordinal] < 0)
+                {
+                    distances[next.Ordinal] = 1;
+                    queue.Enqueue(next);
+                }
+            }
+        }
+        else
+        {
+            distances[start.Ordinal] = 0;
+            queue.Enqueue(start);
+        }
+
+        while (queue.Count > 0)
+        {
+            var block = queue.Dequeue();
+            if (ReferenceEquals(block, test))
+            {
+                continue; // back at the test: whatever follows is the next round's business
+            }
+
+            foreach (var next in new[] { block.ConditionalSuccessor?.Destination, block.FallThroughSuccessor?.Destination })
+            {
+                if (next is not null && distances[next.Ordinal] < 0)
+                {
+                    distances[next.Ordinal] = distances[block.Ordinal] + 1;
+                    queue.Enqueue(next);
+                }
+            }
+        }
+
+        return distances;
+    }
+
+    /// <summary>
+    /// The statement a site is reported on: the loop whose condition holds the test, the if whose branch holds the
+    /// wait, or, for an if that only leaves (<c>if (amount &lt;= x) break;</c>), the loop around both.
+    /// </summary>
+    private static SyntaxNode Construct(SyntaxNode condition, SyntaxNode wait)
+    {
+        var statement = condition.AncestorsAndSelf().OfType<StatementSyntax>().FirstOrDefault();
+        switch (statement)
+        {
+            case WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax:
+                return statement;
+            case IfStatementSyntax gate when gate.Span.Contains(wait.Span):
+                return gate;
+        }
+
+        // The loop an `if (...) break;` leaves: its nearest enclosing loop, unless a switch is nearer (the break leaves that).
+        var loop = statement?.Ancestors()
+            .TakeWhile(n => n is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax or MemberDeclarationSyntax))
+            .FirstOrDefault(n => n is WhileStatementSyntax or DoStatementSyntax or ForStatementSyntax or ForEachStatementSyntax or SwitchStatementSyntax);
+        if (loop is SwitchStatementSyntax || (loop is not null && !loop.Span.Contains(wait.Span)))
+        {
+            loop = null;
+        }
+
+        return loop ?? (SyntaxNode?)statement ?? wait;
+    }
+}
