@@ -166,7 +166,7 @@ internal sealed partial class PollingAnalysis
             return null;
         }
 
-        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept);
+        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, LiveRefreshes(loop, comparison, kept));
     }
 
     /// <summary>The shape of an if statement the flow analysis reported, and its wait rewrite when one keeps the meaning.</summary>
@@ -236,11 +236,18 @@ internal sealed partial class PollingAnalysis
             return null;
         }
 
-        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, kept)
+        return new Fix(WaitStatement(receiver, threshold, wait), loop.Syntax, LiveRefreshes(loop, comparison, kept))
         {
             SendLoop = kept.IsEmpty ? TryFixSendLoop(loop, comparison, receiver, threshold, wait) : null,
         };
     }
+
+    /// <summary>
+    /// The re-reads of the compared local that still matter once the loop is gone: none when nothing outside the
+    /// loop reads the local (the loop's own test was the only reader), so the rewrite leaves no dead assignment.
+    /// </summary>
+    private static ImmutableArray<SyntaxNode> LiveRefreshes(IOperation loop, Comparison comparison, ImmutableArray<SyntaxNode> kept) =>
+        comparison.ViaLocal is { } local && !kept.IsEmpty && !IsReadAfter(loop, local) ? ImmutableArray<SyntaxNode>.Empty : kept;
 
     private Fix? TryFixIfContinue(IConditionalOperation conditional, ImmutableArray<IOperation> statements, Comparison comparison, ISymbol containingSymbol)
     {
@@ -782,7 +789,8 @@ internal sealed partial class PollingAnalysis
             return null;
         }
 
-        var text = instance.IsImplicit ? "this" : instance.Syntax.ToString();
+        // The receiver as the comparison spells it: `_dc!.bufferedAmount` keeps its `!`, so a nullable project gets no new warning.
+        var text = instance.IsImplicit ? "this" : member.Syntax is MemberAccessExpressionSyntax access ? access.Expression.ToString() : instance.Syntax.ToString();
         if (IsChannelContract(type))
         {
             return text;

@@ -226,4 +226,45 @@ public sealed class NoDiagnosticTests
             }
         }
         """);
+
+    // Control, not reachability: code after a wait loop is reached only through the loop's exit, yet its own
+    // delay neither repeats under the test nor always follows it; a log line under the test leaves the delay alone.
+    [Fact]
+    public Task NoDiagnostic_ForAWaitAfterTheLoop_OrAMonitorThatOnlyLogsWhenHigh() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Acme.Transport;
+
+        class Sender
+        {
+            async Task SendThenLingerAsync(MessageChannel channel, byte[] chunk)
+            {
+                [|while (channel.BufferedAmount > 65536)|] await Task.Delay(5);
+                channel.Send(chunk);
+                await Task.Delay(1000);
+            }
+
+            async Task MonitorAsync(MessageChannel channel, Func<bool> running)
+            {
+                while (running())
+                {
+                    if (channel.BufferedAmount > 1 << 20)
+                    {
+                        Console.WriteLine("congested");
+                    }
+
+                    await Task.Delay(1000);
+                }
+            }
+
+            async Task WatchdogAsync(MessageChannel channel)
+            {
+                while (true)
+                {
+                    await Task.Delay(5000);
+                    if (channel.BufferedAmount > 1 << 24) throw new TimeoutException("the peer stopped reading");
+                }
+            }
+        }
+        """);
 }

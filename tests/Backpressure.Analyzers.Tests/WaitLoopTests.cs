@@ -526,4 +526,78 @@ public sealed class WaitLoopTests
             };
         }
         """);
+
+    // Nothing reads the local once the loop is gone: its re-read would be a dead assignment, so it goes too.
+    [Fact]
+    public Task Rewrites_ALocalRefreshedInsideTheLoop_DroppingTheRefreshNothingReads() => Verify.VerifyCodeFixAsync(
+        """
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            async Task PumpAsync(RTCDataChannel dc, byte[] chunk)
+            {
+                var queued = dc.bufferedAmount;
+                [|while (queued > 65536)|]
+                {
+                    await Task.Delay(20);
+                    queued = dc.bufferedAmount;
+                }
+
+                dc.send(chunk);
+            }
+        }
+        """,
+        """
+        using System.Threading.Tasks;
+        using Backpressure;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            async Task PumpAsync(RTCDataChannel dc, byte[] chunk)
+            {
+                var queued = dc.bufferedAmount;
+                await dc.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+
+                dc.send(chunk);
+            }
+        }
+        """);
+
+    // `_dc!.bufferedAmount` became `_dc.AsBufferedChannel()` once, a new CS8604 in a nullable project.
+    [Fact]
+    public Task Rewrites_KeepingTheNullForgivingOperator_InANullableProject() => Verify.VerifyCodeFixAsync(
+        """
+        #nullable enable
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            private RTCDataChannel? _dc;
+
+            async Task PumpAsync()
+            {
+                [|while (_dc!.bufferedAmount > 65536)|] await Task.Delay(50);
+            }
+        }
+        """,
+        """
+        #nullable enable
+        using System.Threading.Tasks;
+        using Backpressure;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            private RTCDataChannel? _dc;
+
+            async Task PumpAsync()
+            {
+                await _dc!.AsBufferedChannel().WaitForBufferedAmountLowAsync(65536);
+            }
+        }
+        """);
 }
