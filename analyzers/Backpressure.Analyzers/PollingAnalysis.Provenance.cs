@@ -1,4 +1,4 @@
-using System.Linq;
+using System.Collections.Concurrent;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
@@ -247,4 +247,196 @@ internal sealed partial class PollingAnalysis
         body?.Statements is [ReturnStatementSyntax { Expression: { } returned }] ? returned : null;
 
     private static bool IsIntegralType(ITypeSymbol type) => type.SpecialType is >= SpecialType.System_SByte and <= SpecialType.System_UInt64;
+
+    /// <summary>
+    /// For a condition that is exactly the comparison (or its negation), the relation under which it holds,
+    /// with the amount on the left.
+    /// </summary>
+    private static bool TryGetStopRelation(IOperation condition, Comparison comparison, out BinaryOperatorKind relation)
+    {
+        var negated = false;
+        var current = Strip(condition);
+        while (current is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+        {
+            negated = !negated;
+            current = Strip(not.Operand);
+        }
+
+        relation = comparison.AmountOnLeft ? comparison.OperatorKind : Mirror(comparison.OperatorKind);
+        if (negated)
+        {
+            relation = Negate(relation);
+        }
+
+        return ReferenceEquals(current, comparison.Test);
+    }
+
+    private static BinaryOperatorKind Mirror(BinaryOperatorKind kind) => kind switch
+    {
+        BinaryOperatorKind.GreaterThan => BinaryOperatorKind.LessThan,
+        BinaryOperatorKind.GreaterThanOrEqual => BinaryOperatorKind.LessThanOrEqual,
+        BinaryOperatorKind.LessThan => BinaryOperatorKind.GreaterThan,
+        BinaryOperatorKind.LessThanOrEqual => BinaryOperatorKind.GreaterThanOrEqual,
+        _ => kind,
+    };
+
+    private static BinaryOperatorKind Negate(BinaryOperatorKind kind) => kind switch
+    {
+        BinaryOperatorKind.GreaterThan => BinaryOperatorKind.LessThanOrEqual,
+        BinaryOperatorKind.GreaterThanOrEqual => BinaryOperatorKind.LessThan,
+        BinaryOperatorKind.LessThan => BinaryOperatorKind.GreaterThanOrEqual,
+        BinaryOperatorKind.LessThanOrEqual => BinaryOperatorKind.GreaterThan,
+        BinaryOperatorKind.Equals => BinaryOperatorKind.NotEquals,
+        BinaryOperatorKind.NotEquals => BinaryOperatorKind.Equals,
+        _ => kind,
+    };
+
+    /// <summary>
+    /// Finds, inside <paramref name="condition"/>, a comparison of a buffered amount (directly or through a
+    /// local copied from one) under which waiting goes on while the amount is high: a drain wait.
+    /// <paramref name="until"/> says the condition is the one waiting stops at (SpinUntil), not the one it goes on under.
+    /// </summary>
+    private bool TryFindComparison(IOperation condition, BufferedAmountMatcher matcher, bool until, out Comparison comparison)
+    {
+        foreach (var operation in DescendantsAndSelf(condition))
+        {
+            if (operation is not IBinaryOperation binary || !IsComparison(binary.OperatorKind))
+            {
+                continue;
+            }
+
+            Comparison candidate;
+            if (TryGetAmount(binary.LeftOperand, matcher, out var member, out var viaLocal, out var exact))
+            {
+                candidate = new Comparison(binary, binary.OperatorKind, member, binary.RightOperand, AmountOnLeft: true, viaLocal, exact);
+            }
+            else if (TryGetAmount(binary.RightOperand, matcher, out member, out viaLocal, out exact))
+            {
+                candidate = new Comparison(binary, binary.OperatorKind, member, binary.LeftOperand, AmountOnLeft: false, viaLocal, exact);
+            }
+            else
+            {
+                continue;
+            }
+
+            // Waiting while the amount is zero or small waits for the queue to fill, which is not this rule's business.
+            var relation = candidate.AmountOnLeft ? binary.OperatorKind : Mirror(binary.OperatorKind);
+            if (CountNegations(binary, condition) % 2 == 1 ^ until)
+            {
+                relation = Negate(relation);
+            }
+
+            if (relation is BinaryOperatorKind.GreaterThan or BinaryOperatorKind.GreaterThanOrEqual
+                || (relation == BinaryOperatorKind.NotEquals && StripImplicit(candidate.Other).ConstantValue is { HasValue: true, Value: 0 or 0L or 0UL or 0U }))
+            {
+                comparison = candidate;
+                return true;
+            }
+        }
+
+        comparison = default;
+        return false;
+    }
+
+    private static int CountNegations(IOperation operation, IOperation root)
+    {
+        var count = 0;
+        for (var current = operation.Parent; current is not null && !ReferenceEquals(current, root.Parent); current = current.Parent)
+        {
+            if (current is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not })
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private static bool IsComparison(BinaryOperatorKind kind) => kind is BinaryOperatorKind.GreaterThan
+        or BinaryOperatorKind.GreaterThanOrEqual or BinaryOperatorKind.LessThan or BinaryOperatorKind.LessThanOrEqual
+        or BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals;
+
+    private bool TryGetAmount(IOperation operand, BufferedAmountMatcher matcher, out IOperation member, out ILocalSymbol? viaLocal, out bool exact)
+    {
+        viaLocal = null;
+        exact = true;
+        member = operand;
+        while (member is IConversionOperation conversion)
+        {
+            // A narrowing cast changes the number compared: the site is reported, but no rewrite keeps it.
+            if (!conversion.IsImplicit && conversion.Operand.Type is { } from && conversion.Type is { } to
+                && !_compilation.ClassifyCommonConversion(from, to).IsImplicit)
+            {
+                exact = false;
+            }
+
+            member = conversion.Operand;
+        }
+
+        switch (member)
+        {
+            case IPropertyReferenceOperation property:
+                return matcher.IsBufferedAmountMember(property.Property);
+            case IFieldReferenceOperation field:
+                return matcher.IsBufferedAmountMember(field.Field);
+            case ISimpleAssignmentOperation { Value: var assigned } when Strip(assigned) is IMemberReferenceOperation source && matcher.IsBufferedAmountMember(source.Member):
+                member = source; // `(q = ch.BufferedAmount) > x`: reported; the assignment would be lost, so no fix
+                exact = false;
+                return true;
+            case ILocalReferenceOperation local when FindCopySource(local, matcher) is { } copied:
+                // A local counts only when every value it ever holds is the member's: a parameter, or a local
+                // that merely has the name or is reused for another number, is somebody else's.
+                member = copied;
+                viaLocal = local.Local;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private IOperation? FindCopySource(ILocalReferenceOperation local, BufferedAmountMatcher matcher)
+    {
+        var root = FunctionRoot(local);
+        var perLocal = _copySources.GetValue(root, static _ => new ConcurrentDictionary<ILocalSymbol, IOperation?>(SymbolEqualityComparer.Default));
+        return perLocal.GetOrAdd(local.Local, l => ComputeCopySource(root, l, matcher));
+    }
+
+    private static IOperation? ComputeCopySource(IOperation root, ILocalSymbol local, BufferedAmountMatcher matcher)
+    {
+        IMemberReferenceOperation? source = null;
+        foreach (var operation in Descendants(root, enterFunctions: true))
+        {
+            IOperation? value;
+            switch (operation)
+            {
+                case IVariableDeclaratorOperation declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, local):
+                    value = declarator.Initializer?.Value;
+                    if (value is null)
+                    {
+                        continue;
+                    }
+
+                    break;
+                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assignment when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                    value = assignment.Value;
+                    break;
+                case ICompoundAssignmentOperation { Target: ILocalReferenceOperation target } when SymbolEqualityComparer.Default.Equals(target.Local, local):
+                case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation counter } when SymbolEqualityComparer.Default.Equals(counter.Local, local):
+                case IArgumentOperation { Parameter.RefKind: RefKind.Out or RefKind.Ref, Value: ILocalReferenceOperation passed } when SymbolEqualityComparer.Default.Equals(passed.Local, local):
+                    return null;
+                default:
+                    continue;
+            }
+
+            if (Strip(value) is not IMemberReferenceOperation copy || !matcher.IsBufferedAmountMember(copy.Member)
+                || (source is not null && (!SymbolEqualityComparer.Default.Equals(source.Member, copy.Member) || !SameInstance(source.Instance, copy.Instance))))
+            {
+                return null;
+            }
+
+            source ??= copy;
+        }
+
+        return source;
+    }
 }
