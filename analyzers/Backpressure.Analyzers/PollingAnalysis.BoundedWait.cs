@@ -145,6 +145,19 @@ internal sealed partial class PollingAnalysis
             return null;
         }
 
+        // In `_dc?.bufferedAmount` the receiver is the conditional access's own operand.
+        if (instance is IConditionalAccessInstanceOperation)
+        {
+            for (var parent = instance.Parent; parent is not null; parent = parent.Parent)
+            {
+                if (parent is IConditionalAccessOperation access)
+                {
+                    instance = access.Operation;
+                    break;
+                }
+            }
+        }
+
         if (Descendants(instance, includeSelf: true).Any(o => o is IInvocationOperation or IObjectCreationOperation or IAwaitOperation))
         {
             whyNot = $"the channel of '{comparison.Member.Syntax}' comes from a call, which the rewrite would have to make again";

@@ -373,6 +373,11 @@ internal sealed partial class PollingAnalysis
             member = conversion.Operand;
         }
 
+        if (member is IConditionalAccessOperation { WhenNotNull: var whenNotNull })
+        {
+            member = StripImplicit(whenNotNull); // `_dc?.bufferedAmount > x`: false when there is no channel, the amount otherwise
+        }
+
         switch (member)
         {
             case IPropertyReferenceOperation property:

@@ -199,6 +199,42 @@ public sealed class BoundedWaitTests
         """,
         Key);
 
+    // `_dc?.bufferedAmount > x` is false without a channel, so the wait is only reached with one: `_dc!`.
+    [Fact]
+    public Task Bounds_TheDelay_OfAConditionalAccess_MakingTheChannelDefinite() => Verify.VerifyCodeFixAsync(
+        """
+        #nullable enable
+        using System.Threading.Tasks;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            private RTCDataChannel? _dc;
+
+            async Task PumpAsync()
+            {
+                [|while (_dc?.bufferedAmount > 65536)|] await Task.Delay(50);
+            }
+        }
+        """,
+        """
+        #nullable enable
+        using System.Threading.Tasks;
+        using Backpressure;
+        using SIPSorcery.Net;
+
+        class Sender
+        {
+            private RTCDataChannel? _dc;
+
+            async Task PumpAsync()
+            {
+                while (_dc?.bufferedAmount > 65536) await _dc!.AsBufferedChannel().DelayUntilBufferedAmountLowAsync(65536, 50);
+            }
+        }
+        """,
+        Key);
+
     [Fact]
     public Task Bounds_TheDelay_InAnAsyncEventHandlerLambda() => Verify.VerifyCodeFixAsync(
         """
