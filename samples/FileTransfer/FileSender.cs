@@ -1,6 +1,6 @@
 namespace FileTransfer;
 
-/// <summary>Four ways people write "don't outrun the send queue", each polling the buffered amount.</summary>
+/// <summary>Five ways people write "don't outrun the send queue", each polling the buffered amount.</summary>
 public sealed class FileSender(LoopbackTransport transport)
 {
     private const int ChunkSize = 16 * 1024;
@@ -55,7 +55,7 @@ public sealed class FileSender(LoopbackTransport transport)
         transport.Send(trailer, 0, trailer.Length);
     }
 
-    /// <summary>A synchronous sender: making it async is the caller's decision, so no automatic fix.</summary>
+    /// <summary>A synchronous sender: making it async is the caller's decision, so its fix blocks without a timer.</summary>
     public void SendBlocking(byte[] message)
     {
         while (transport.BufferedAmount > HighWater)
@@ -64,5 +64,20 @@ public sealed class FileSender(LoopbackTransport transport)
         }
 
         transport.Send(message, 0, message.Length);
+    }
+
+    /// <summary>
+    /// Drains the queue before closing, and closes anyway after a timeout: the commonest shape in real code,
+    /// which no whole-loop rewrite fits. Its fix changes only the delay.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (transport.BufferedAmount > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        transport.Close();
     }
 }
