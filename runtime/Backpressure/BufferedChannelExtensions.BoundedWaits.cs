@@ -332,7 +332,7 @@ public static partial class BufferedChannelExtensions
             return new ValueTask<bool>(false);
         }
 
-        return new ValueTask<bool>(BoundedWait.WaitAsync(channel, threshold, delay, time, cancellationToken));
+        return ChannelCoordinator.For(channel).RentWaiter(channel).DelayAsync(threshold, delay, time, cancellationToken);
     }
 
     private static bool SleepUntilLow(IBufferedChannel channel, long threshold, int millisecondsTimeout)
@@ -353,6 +353,6 @@ public static partial class BufferedChannelExtensions
             return false;
         }
 
-        return BoundedWait.Sleep(channel, threshold, millisecondsTimeout);
+        return ChannelCoordinator.For(channel).RentWaiter(channel).Sleep(threshold, millisecondsTimeout);
     }
 }
