@@ -12,7 +12,8 @@ namespace Backpressure.Internal;
 /// <remarks>
 /// <para>
 /// Everything that can end a wait (the low event, Closed, Error, the timer, cancellation) only calls
-/// <see cref="Signal"/>, which counts a wake in <see cref="_wakes"/> and never blocks or throws. Whoever moves the
+/// <see cref="Signal"/>, which counts a wake in <see cref="_wakes"/> and never throws, nor blocks beyond taking a
+/// sleeping thread's monitor for the instant a pulse takes (Monitor.Wait releases it). Whoever moves the
 /// count from 0 to 1 owns the next check: an async wait queues <see cref="Run"/> to the thread pool, so neither the
 /// check nor the caller's continuation runs on the transport's thread; a blocking wait is pulsed. The count is 0
 /// only while an async wait is idle, so at most one <see cref="Run"/> executes at a time.
@@ -224,8 +225,9 @@ internal sealed class BoundedWaiter : IValueTaskSource<bool>
                 else
                 {
                     // Our own estimate, not the coordinator's: that one belongs to the transfer holding the
-                    // gate, and a bounded wait never holds the gate while it waits. It is used only by Run,
-                    // which never runs twice at once, and it keeps the rate from one turn of the loop to the next.
+                    // gate, and a bounded wait never holds the gate while it waits. Only Check uses it, on one thread
+                    // at a time (the owner of the wake, or the sleeper), and it keeps the rate from one turn of the
+                    // loop to the next.
                     _drainRate ??= new DrainRateEstimator();
                     _drainRate.BeginTransfer(time);
                 }
