@@ -5,12 +5,9 @@ using Backpressure.Internal;
 
 namespace Backpressure;
 
-/// <summary>
-/// Bounded waits: drop-in replacements for the <c>Task.Delay</c> or <c>Thread.Sleep</c> inside a polling loop
-/// such as <c>while (channel.BufferedAmount &gt; limit) await Task.Delay(50, ct);</c>. They wait no longer
-/// than the delay they replace and wake early when the queue drains; the loop around them keeps its own
-/// condition, deadlines and state checks.
-/// </summary>
+// Bounded waits: drop-in replacements for the Task.Delay or Thread.Sleep inside a polling loop, which wait no
+// longer than the delay they replace and wake early when the queue drains. The type's documentation is on the
+// other part (BufferedChannelExtensions.cs): two parts with a <summary> each would give it two.
 public static partial class BufferedChannelExtensions
 {
     /// <summary>The longest delay <c>Task.Delay</c> accepts, in milliseconds.</summary>
@@ -29,9 +26,10 @@ public static partial class BufferedChannelExtensions
     /// <param name="millisecondsDelay">The longest wait, in milliseconds, or <see cref="Timeout.Infinite"/>.</param>
     /// <param name="cancellationToken">Stops the wait, as it stopped the delay.</param>
     /// <returns>
-    /// <see langword="true"/> when the buffered amount was seen at or below <paramref name="threshold"/>
-    /// (at once, without allocating, when it already is); <see langword="false"/> when the delay passed first,
-    /// or the channel raised <see cref="IBufferedChannel.Closed"/> or <see cref="IBufferedChannel.Error"/> during the wait.
+    /// <see langword="true"/> when the buffered amount was seen at or below <paramref name="threshold"/>: at the call
+    /// (synchronously, without allocating), after a low event, or at the last look as the wait ends;
+    /// <see langword="false"/> when the delay passed first, or the channel raised <see cref="IBufferedChannel.Closed"/>
+    /// or <see cref="IBufferedChannel.Error"/> during the wait.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="channel"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="millisecondsDelay"/> is negative and not <see cref="Timeout.Infinite"/>.</exception>
@@ -46,14 +44,23 @@ public static partial class BufferedChannelExtensions
     /// delay, so a loop that never checks the state cannot turn into a busy loop.
     /// </para>
     /// <para>
-    /// It listens for <see cref="IBufferedChannel.BufferedAmountLow"/> and re-reads the amount after each one.
-    /// It sets <see cref="IBufferedChannel.BufferedAmountLowThreshold"/> to <paramref name="threshold"/> unless a
-    /// <c>SendAsync</c> or <c>WaitForBufferedAmountLowAsync</c> on the channel is running: that one's threshold
-    /// stays, and the event may then come later or not at all; the delay bounds the wait either way. A channel
-    /// without the event (<see cref="IBufferedChannel.SupportsBufferedAmountLowEvent"/> is <see langword="false"/>)
-    /// is re-read when its measured drain rate says the queue should have reached the threshold.
+    /// It listens for <see cref="IBufferedChannel.BufferedAmountLow"/> and re-reads the amount after each one (events
+    /// are hints), listening before it re-reads so that an event raised in between is not lost. It sets
+    /// <see cref="IBufferedChannel.BufferedAmountLowThreshold"/> to <paramref name="threshold"/> while it waits, unless
+    /// a <c>SendAsync</c> or <c>WaitForBufferedAmountLowAsync</c> on the channel is running: that one's threshold stays,
+    /// and the event may then come later or not at all. Two bounded waits with different thresholds on one channel
+    /// share its one threshold in the same way. The delay bounds the wait in every case.
     /// </para>
-    /// <para>The continuation never runs on the transport's thread that raised the event.</para>
+    /// <para>
+    /// A channel without the event (<see cref="IBufferedChannel.SupportsBufferedAmountLowEvent"/> is
+    /// <see langword="false"/>) is re-read when the drain rate this wait measures on it (kept from one wait to the next)
+    /// says the queue should have reached the threshold, at least every 50 ms, and never after the delay.
+    /// </para>
+    /// <para>
+    /// Handlers only signal; the re-reads and the continuation run on the thread pool, never on the transport's thread
+    /// that raised the event. One wait at a time per channel allocates nothing (a waiter is kept per channel); a wait
+    /// that overlaps another on the same channel gets one of its own.
+    /// </para>
     /// </remarks>
     public static ValueTask<bool> DelayUntilBufferedAmountLowAsync(
         this IBufferedChannel channel, long threshold, int millisecondsDelay, CancellationToken cancellationToken = default) =>
@@ -190,8 +197,9 @@ public static partial class BufferedChannelExtensions
     /// <remarks>
     /// <para>
     /// The same contract as <see cref="DelayUntilBufferedAmountLowAsync(IBufferedChannel, long, int, CancellationToken)"/>,
-    /// as a blocking wait woken by the channel's events (no timer, no polling). A timeout of 0 yields the thread as
-    /// <c>Thread.Sleep(0)</c> does.
+    /// as a blocking wait (<see cref="Monitor.Wait(object, int)"/> on a per-channel object) woken by the channel's
+    /// events: no timer and no polling, and no allocation in a steady loop. A timeout of 0 yields the thread as
+    /// <c>Thread.Sleep(0)</c> does and returns <see langword="false"/>.
     /// </para>
     /// <para>
     /// Call it from a thread the channel does not need to raise its events: a channel that raises
@@ -332,7 +340,7 @@ public static partial class BufferedChannelExtensions
             return new ValueTask<bool>(false);
         }
 
-        return new ValueTask<bool>(BoundedWait.WaitAsync(channel, threshold, delay, time, cancellationToken));
+        return ChannelCoordinator.For(channel).RentWaiter(channel).DelayAsync(threshold, delay, time, cancellationToken);
     }
 
     private static bool SleepUntilLow(IBufferedChannel channel, long threshold, int millisecondsTimeout)
@@ -353,6 +361,6 @@ public static partial class BufferedChannelExtensions
             return false;
         }
 
-        return BoundedWait.Sleep(channel, threshold, millisecondsTimeout);
+        return ChannelCoordinator.For(channel).RentWaiter(channel).Sleep(threshold, millisecondsTimeout);
     }
 }

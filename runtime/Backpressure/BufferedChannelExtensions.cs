@@ -25,6 +25,12 @@ namespace Backpressure;
 /// to at most 16 times the low threshold, and a derived high watermark with them (a given one stays the
 /// bound; see <see cref="BackpressureOptions.HighWatermarkIsDerived"/>). <c>WaitForBufferedAmountLowAsync</c>
 /// never does, as its threshold is the caller's condition. It is a fallback: a channel that raises the event never uses it.
+/// <para>
+/// The <b>bounded waits</b>, <c>DelayUntilBufferedAmountLowAsync</c> and <c>SleepUntilBufferedAmountLow</c>, are
+/// something else: drop-in replacements for the <c>Task.Delay</c> or <c>Thread.Sleep</c> inside a caller's own
+/// polling loop. They wait no longer than the delay they replace, wake early when the queue drains, never throw for
+/// the channel's state, and do not queue behind transfers.
+/// </para>
 /// </remarks>
 public static partial class BufferedChannelExtensions
 {

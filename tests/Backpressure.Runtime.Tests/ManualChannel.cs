@@ -107,6 +107,9 @@ internal sealed class ManualChannel : IBufferedChannel
 
     public int LowSubscribers => Count(_low);
 
+    /// <summary>Gets a value indicating whether anyone listens to the low event; unlike <see cref="LowSubscribers"/>, it allocates nothing.</summary>
+    public bool HasLowSubscriber => Volatile.Read(ref _low) is not null;
+
     public int ClosedSubscribers => Count(_closed);
 
     public int ErrorSubscribers => Count(_error);
@@ -138,6 +141,15 @@ internal sealed class ManualChannel : IBufferedChannel
     }
 
     public void Close() => RaiseClosed();
+
+    /// <summary>Adds <paramref name="bytes"/> to the queue without recording a message: a send that allocates nothing.</summary>
+    public void Fill(long bytes)
+    {
+        lock (_lock)
+        {
+            _buffered += bytes;
+        }
+    }
 
     /// <summary>Removes up to <paramref name="bytes"/> from the queue, raising the low event on this thread when the threshold is crossed.</summary>
     public void Drain(long bytes)
