@@ -13,7 +13,7 @@ internal static class DiagnosticDescriptors
         messageFormat: "This {0} polls '{1}' on a timer; wait for the low-buffer event instead{2}",
         category: "Performance",
         DiagnosticSeverity.Warning,
-        description: "Waiting for a send queue to drain by sleeping adds up to one interval of dead time per stall, caps throughput on fast links, burns CPU when the interval is short, and usually never notices the channel closing. Wait for the channel's buffered-amount-low event (Backpressure's WaitForBufferedAmountLowAsync or SendAsync) instead.");
+        description: "Waiting for a send queue to drain by sleeping adds up to one interval of dead time per stall, caps throughput on fast links, burns CPU when the interval is short, and usually never notices the channel closing. Wait for the channel's buffered-amount-low event instead: Backpressure's DelayUntilBufferedAmountLowAsync / SleepUntilBufferedAmountLow in place of the timer call (the loop stays), or WaitForBufferedAmountLowAsync / SendAsync in place of the whole loop.");
 
     public static readonly DiagnosticDescriptor ChannelNotAdaptable = Create(
         DiagnosticIds.ChannelNotAdaptable,
