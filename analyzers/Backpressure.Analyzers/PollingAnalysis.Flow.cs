@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.FlowAnalysis;
@@ -23,13 +24,32 @@ internal sealed partial class PollingAnalysis
         var roots = new HashSet<IOperation>();
         foreach (var block in context.OperationBlocks)
         {
-            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !TryGetTree(block, context.CancellationToken, out var tree) || block.SemanticModel is not { } model)
+            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !TryGetTree(block, context.CancellationToken, out var tree)
+                || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
             {
                 continue;
             }
 
             AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic, context.CancellationToken);
         }
+    }
+
+    /// <summary>
+    /// A graph costs more than the rest of the rule: build one only for code that names a wait (or yields),
+    /// which most methods of even a transport's file do not.
+    /// </summary>
+    private static bool MayWait(SyntaxNode code)
+    {
+        foreach (var token in code.DescendantTokens())
+        {
+            if (token.IsKind(SyntaxKind.YieldKeyword)
+                || (token.IsKind(SyntaxKind.IdentifierToken) && token.ValueText is "Delay" or "Yield" or "Sleep" or "SpinWait" or "SpinOnce" or "Change" or "Start"))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static IOperation Root(IOperation operation)
@@ -71,12 +91,12 @@ internal sealed partial class PollingAnalysis
             ReportControlledWaits(graph, model, waits, owner, matcher, report);
         }
 
-        foreach (var lambda in lambdas)
+        foreach (var lambda in lambdas.Where(l => MayWait(l.Syntax)))
         {
             AnalyzeGraph(graph.GetAnonymousFunctionControlFlowGraph(lambda, cancellationToken), model, lambda.Symbol, owner, matcher, report, cancellationToken);
         }
 
-        foreach (var local in graph.LocalFunctions)
+        foreach (var local in graph.LocalFunctions.Where(l => l.DeclaringSyntaxReferences.Any(r => MayWait(r.GetSyntax(cancellationToken)))))
         {
             AnalyzeGraph(graph.GetLocalFunctionControlFlowGraph(local, cancellationToken), model, local, owner, matcher, report, cancellationToken);
         }
@@ -130,13 +150,15 @@ internal sealed partial class PollingAnalysis
         var sites = new Dictionary<SyntaxNode, (AmountTest Test, List<IOperation> Waits)>();
         foreach (var (block, wait) in waits)
         {
-            var after = Distances(graph, graph.Blocks[block], test: null);
+            int[]? after = null; // how far the wait leads on: computed once, for the first branch that needs it
             (AmountTest Test, SyntaxNode Condition, int Distance)? best = null;
             foreach (var branch in tests)
             {
                 var distance = branch.FromHigh[block];
                 if (distance >= 0 && branch.FromLow[block] < 0 && (best is null || distance < best.Value.Distance)
-                    && (after[branch.Block.Ordinal] > 0 || block == branch.Block.Ordinal || AlwaysReaches(graph, branch.High!, block, branch.Block)))
+                    && (block == branch.Block.Ordinal
+                        || (after ??= Distances(graph, graph.Blocks[block], test: null))[branch.Block.Ordinal] > 0
+                        || AlwaysReaches(graph, branch.High!, block, branch.Block)))
                 {
                     best = (branch.Test, branch.Condition, distance);
                 }

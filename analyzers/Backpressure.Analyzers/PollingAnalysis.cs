@@ -47,7 +47,7 @@ internal sealed partial class PollingAnalysis
     public void AnalyzePeriodicLoop(OperationAnalysisContext context)
     {
         var loop = (ILoopOperation)context.Operation;
-        if (LoopCondition(loop) is not { } condition || !ContainsPeriodicTick(condition) || !TryGetTree(loop, context.CancellationToken, out var tree))
+        if (!TryGetTree(loop, context.CancellationToken, out var tree) || LoopCondition(loop) is not { } condition || !ContainsPeriodicTick(condition))
         {
             return;
         }
