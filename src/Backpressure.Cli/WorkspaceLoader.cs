@@ -37,6 +37,16 @@ public static class WorkspaceLoader
     {
         var loaded = input.Kind == InputKind.LooseFolder ? LoadLooseFolder(input) : await LoadMSBuildAsync(input, cancellationToken);
         await RejectUnparsableFilesAsync(loaded.Solution, input.Root, cancellationToken);
+        if (input.Kind == InputKind.LooseFolder && await UnresolvedNamesAsync(loaded.Solution, cancellationToken) is { Count: > 0 } names)
+        {
+            const int Shown = 10;
+            var list = string.Join(", ", names.Take(Shown)) + (names.Count > Shown ? $" and {names.Count - Shown} more" : string.Empty);
+            loaded = loaded with
+            {
+                Warnings = [.. loaded.Warnings, $"{names.Count} type or namespace name(s) did not resolve in the loose files (no project gives their references): {list}; sites on these types cannot be found. Analyse the project that builds these files instead."],
+            };
+        }
+
         return loaded;
     }
 
@@ -148,16 +158,77 @@ public static class WorkspaceLoader
             // Loose files are usually lifted from SDK projects, which import these namespaces implicitly.
             // A document in memory only: it has no file, so nothing ever writes it.
             .Append(DocumentInfo.Create(DocumentId.CreateNewId(projectId), "ImplicitUsings.g.cs", loader: TextLoader.From(TextAndVersion.Create(SourceText.From(ImplicitUsings), VersionStamp.Create()))));
+        // The .editorconfig files a build would read for these files: in the folder and its subfolders, and
+        // in every folder above it up to one that says root = true.
+        var editorConfigs = EditorConfigFiles(input.Root)
+            .Select(f => DocumentInfo.Create(DocumentId.CreateNewId(projectId), ".editorconfig", filePath: f, loader: TextLoader.From(TextAndVersion.Create(ReadText(f), VersionStamp.Create(), f))))
+            .ToList();
         var project = ProjectInfo.Create(
                 projectId, VersionStamp.Create(), "LooseFiles", "LooseFiles", LanguageNames.CSharp,
-                compilationOptions: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary),
+                compilationOptions: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)
+
+                    // As the SDK's default NoWarn: the runtime is built against older reference assemblies than these.
+                    .WithSpecificDiagnosticOptions([new("CS1701", ReportDiagnostic.Suppress), new("CS1702", ReportDiagnostic.Suppress)]),
                 parseOptions: new CSharpParseOptions(LanguageVersion.Latest),
                 documents: documents,
                 metadataReferences: references,
                 analyzerReferences: [new AnalyzerFileReference(generator.Location, new LoadedAssemblyLoader(generator))])
-            .WithFilePath(Path.Combine(input.Root, "LooseFiles.csproj"));
+            .WithFilePath(Path.Combine(input.Root, "LooseFiles.csproj"))
+            .WithAnalyzerConfigDocuments(editorConfigs);
         var solution = workspace.AddSolution(SolutionInfo.Create(SolutionId.CreateNewId(), VersionStamp.Create(), projects: [project]));
         return new LoadedCode(workspace, solution, []);
+    }
+
+    private static IEnumerable<string> EditorConfigFiles(string root)
+    {
+        var below = Directory.EnumerateFiles(root, ".editorconfig", SearchOption.AllDirectories).Where(f => !IsBuildOutput(root, f));
+        var above = new List<string>();
+        for (var directory = new DirectoryInfo(root); directory is not null; directory = directory.Parent)
+        {
+            var file = Path.Combine(directory.FullName, ".editorconfig");
+            if (directory.FullName != root && File.Exists(file))
+            {
+                above.Add(file);
+            }
+
+            if (File.Exists(file) && IsRoot(file))
+            {
+                break;
+            }
+        }
+
+        return below.Concat(above).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+
+        static bool IsRoot(string file) => File.ReadLines(file)
+            .TakeWhile(line => !line.TrimStart().StartsWith('['))
+            .Any(line => line.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("root=true", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// The type and namespace names that did not resolve in a loose-folder compilation (CS0246, CS0234), as
+    /// written, in order of first appearance. Sites on such types cannot be seen: the run says so rather than
+    /// finding nothing without a word.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> UnresolvedNamesAsync(Solution solution, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        foreach (var project in solution.Projects)
+        {
+            var compilation = await project.GetCompilationAsync(cancellationToken);
+            foreach (var diagnostic in compilation?.GetDiagnostics(cancellationToken) ?? [])
+            {
+                if (diagnostic.Id is "CS0246" or "CS0234" && diagnostic.Location.SourceTree is { } tree)
+                {
+                    var name = tree.GetText(cancellationToken).ToString(diagnostic.Location.SourceSpan);
+                    if (!names.Contains(name, StringComparer.Ordinal))
+                    {
+                        names.Add(name);
+                    }
+                }
+            }
+        }
+
+        return names;
     }
 
     /// <summary>A file that does not parse is not something the tool can reason about, let alone rewrite.</summary>
