@@ -10,6 +10,12 @@ public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int File
     /// <summary>Gets the unified diff of a dry run (carried inside JSON, printed before the text report).</summary>
     public string? Diff { get; init; }
 
+    /// <summary>Gets the compiler warnings the fix adds, where they are in the fixed files (they do not refuse the fix).</summary>
+    public IReadOnlyList<CompilerMessage> NewWarnings { get; init; } = [];
+
+    /// <summary>Gets what loading and analysing warned about (restore warnings, unresolved types, skipped files).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public int Fixable => Findings.Count(f => f.Fixable);
 }
 
@@ -27,14 +33,25 @@ public static class Reports
 
     public static string Text(Report report)
     {
-        var lines = report.Findings.Select(f => $"{f.Path}({f.Line},{f.Column}): {f.Severity} {f.Id}: {f.Message}{(f.Fixable ? string.Empty : " [no automatic fix]")}").ToList();
+        var lines = report.Findings.Select(f => $"{f.Path}({f.Line},{f.Column}): {f.Severity} {f.Id}: {f.Message}{Tag(f)}").ToList();
+        lines.AddRange(report.NewWarnings.Select(w => $"{w} [added by the fix]"));
         lines.Add(Summary(report));
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 
-    public static string Summary(Report report) => report.Verb == Verb.Check
-        ? $"{report.Findings.Count} finding(s), {report.Fixable} with an automatic fix."
-        : $"{(report.DryRun ? "Would fix" : "Fixed")} {report.Fixed} site(s) in {report.FilesChanged} file(s); {report.Findings.Count} site(s) left for a manual fix.";
+    private static string Tag(Finding finding) => finding.Fixable
+        ? string.Empty
+        : finding.Reason is null ? " [no automatic fix]" : $" [no automatic fix: {finding.Reason}]";
+
+    public static string Summary(Report report)
+    {
+        var summary = report.Verb == Verb.Check
+            ? $"{report.Findings.Count} finding(s), {report.Fixable} with an automatic fix."
+            : $"{(report.DryRun ? "Would fix" : "Fixed")} {report.Fixed} site(s) in {report.FilesChanged} file(s); {report.Findings.Count} site(s) left for a manual fix.";
+        return report.NewWarnings.Count == 0
+            ? summary
+            : $"{summary} The fix {(report.DryRun ? "would add" : "added")} {report.NewWarnings.Count} compiler warning(s).";
+    }
 
     public static string Json(Report report)
     {
@@ -48,7 +65,18 @@ public static class Reports
                 ["column"] = f.Column,
                 ["message"] = f.Message,
                 ["fixable"] = f.Fixable,
+                ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
+                ["reason"] = f.Reason,
             }).ToArray()),
+            ["newWarnings"] = new JsonArray(report.NewWarnings.Select(w => (JsonNode)new JsonObject
+            {
+                ["id"] = w.Id,
+                ["path"] = w.Path,
+                ["line"] = w.Line,
+                ["column"] = w.Column,
+                ["message"] = w.Message,
+            }).ToArray()),
+            ["warnings"] = new JsonArray(report.Warnings.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),
             ["summary"] = new JsonObject
             {
                 ["findings"] = report.Findings.Count,
@@ -72,6 +100,15 @@ public static class Reports
         // Paths relative to the repository, under a base id a code-scanning upload resolves.
         string Uri(string path) => System.Uri.EscapeDataString(Path.GetRelativePath(sourceRoot, Path.Combine(inputRoot, path)).Replace('\\', '/')).Replace("%2F", "/", StringComparison.Ordinal);
 
+        JsonObject Location(string path, int line, int column) => new()
+        {
+            ["physicalLocation"] = new JsonObject
+            {
+                ["artifactLocation"] = new JsonObject { ["uri"] = Uri(path), ["uriBaseId"] = "SRCROOT" },
+                ["region"] = new JsonObject { ["startLine"] = line, ["startColumn"] = column },
+            },
+        };
+
         var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
@@ -82,41 +119,61 @@ public static class Reports
             ["defaultConfiguration"] = new JsonObject { ["level"] = d.DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error ? "error" : "warning" },
         }).ToArray());
 
-        var results = new JsonArray(report.Findings.Select(f => (JsonNode)new JsonObject
+        var results = report.Findings.Select(f => (JsonNode)new JsonObject
         {
             ["ruleId"] = f.Id,
             ["level"] = f.Severity,
-            ["message"] = new JsonObject { ["text"] = f.Message },
-            ["locations"] = new JsonArray(new JsonObject
+            ["message"] = new JsonObject { ["text"] = f.Reason is null ? f.Message : $"{f.Message} No automatic fix: {f.Reason}." },
+            ["locations"] = new JsonArray(Location(f.Path, f.Line, f.Column)),
+            ["properties"] = new JsonObject
             {
-                ["physicalLocation"] = new JsonObject
+                ["fixable"] = f.Fixable,
+                ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
+                ["noFixReason"] = f.Reason,
+            },
+        }).Concat(report.NewWarnings.Select(w => (JsonNode)new JsonObject
+        {
+            // The compiler's own warning, in the fixed code: it does not refuse the fix, but someone should look.
+            ["ruleId"] = w.Id,
+            ["level"] = "warning",
+            ["message"] = new JsonObject { ["text"] = $"{w.Message} (added by the fix)" },
+            ["locations"] = new JsonArray(Location(w.Path, w.Line, w.Column)),
+            ["properties"] = new JsonObject { ["addedByFix"] = true },
+        })).ToArray();
+
+        var run = new JsonObject
+        {
+            ["tool"] = new JsonObject
+            {
+                ["driver"] = new JsonObject
                 {
-                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri(f.Path), ["uriBaseId"] = "SRCROOT" },
-                    ["region"] = new JsonObject { ["startLine"] = f.Line, ["startColumn"] = f.Column },
+                    ["name"] = "backpressure",
+                    ["informationUri"] = "https://github.com/backpressure-refactor/backpressure",
+                    ["semanticVersion"] = typeof(Reports).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
+                    ["rules"] = rules,
                 },
-            }),
-            ["properties"] = new JsonObject { ["fixable"] = f.Fixable },
-        }).ToArray());
+            },
+            ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
+            ["results"] = new JsonArray(results),
+        };
+        if (report.Warnings.Count > 0)
+        {
+            run["invocations"] = new JsonArray(new JsonObject
+            {
+                ["executionSuccessful"] = true,
+                ["toolExecutionNotifications"] = new JsonArray(report.Warnings.Select(w => (JsonNode)new JsonObject
+                {
+                    ["level"] = "warning",
+                    ["message"] = new JsonObject { ["text"] = w },
+                }).ToArray()),
+            });
+        }
 
         var sarif = new JsonObject
         {
             ["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json",
             ["version"] = "2.1.0",
-            ["runs"] = new JsonArray(new JsonObject
-            {
-                ["tool"] = new JsonObject
-                {
-                    ["driver"] = new JsonObject
-                    {
-                        ["name"] = "backpressure",
-                        ["informationUri"] = "https://github.com/backpressure-refactor/backpressure",
-                        ["semanticVersion"] = typeof(Reports).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
-                        ["rules"] = rules,
-                    },
-                },
-                ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
-                ["results"] = results,
-            }),
+            ["runs"] = new JsonArray(run),
         };
         return sarif.ToJsonString(Indented) + Environment.NewLine;
     }

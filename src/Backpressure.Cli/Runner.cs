@@ -1,5 +1,6 @@
 using DiffPlex;
 using DiffPlex.Renderer;
+using Microsoft.CodeAnalysis.Text;
 using Spectre.Console;
 
 namespace Backpressure.Cli;
@@ -37,32 +38,37 @@ public static class Runner
 
     private static async Task<int> CheckAsync(CliOptions options, Input input, LoadedCode code, TextWriter output, CancellationToken cancellationToken)
     {
-        var diagnostics = await WithProgressAsync(output, "Analysing", () => Analysis.DiagnosticsAsync(code.Solution, cancellationToken));
-        var findings = Sort(diagnostics.Select(d => Analysis.ToFinding(d, input.Root)));
-        await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check), output, []);
+        var analysis = await WithProgressAsync(output, "Analysing", () => Analysis.AnalyzeAsync(code.Solution, withCompiler: false, cancellationToken));
+        var findings = Sort(Analysis.Sites(analysis).Select(s => Analysis.ToFinding(s, input.Root, options.FixLevel)));
+        await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check) { Warnings = code.Warnings }, output, []);
         return findings.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
     }
 
     private static async Task<int> FixAsync(CliOptions options, Input input, LoadedCode code, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var result = await WithProgressAsync(output, "Fixing", () => Fixer.FixAsync(code.Solution, input.Root, cancellationToken));
+        var result = await WithProgressAsync(output, "Fixing", () => Fixer.FixAsync(code.Solution, input.Root, options.FixLevel, cancellationToken));
         if (result.NewErrors.Count > 0)
         {
             await error.WriteLineAsync($"error: the fix was refused: the fixed code would have {result.NewErrors.Count} new compiler error(s); nothing was written.");
             foreach (var line in result.NewErrors)
             {
-                await error.WriteLineAsync(line);
+                await error.WriteLineAsync(line.ToString());
             }
 
             return ExitCodes.FixRefused;
         }
 
-        var found = Sort(result.Found.Select(d => Analysis.ToFinding(d, input.Root)));
-        var left = Sort(result.Left.Select(d => Analysis.ToFinding(d, input.Root)));
+        // Each site counts once: what the fixed code still has is left, everything else was fixed. A dry run
+        // wrote nothing, so what is left is reported where it is on disk, in the unfixed files.
+        var left = new List<Finding>();
+        foreach (var site in result.Left)
+        {
+            var position = options.DryRun ? await Fixer.OriginalPositionAsync(site, code.Solution, result.Fixed, cancellationToken) : (LinePosition?)null;
+            left.Add(Analysis.ToFinding(site, input.Root, options.FixLevel, position));
+        }
 
-        // A dry run wrote nothing: what is left is reported where it is on disk, in the unfixed files.
-        var remaining = options.DryRun ? found.Where(f => !f.Fixable).ToList() : left;
-        var fixedSites = Math.Max(0, found.Count - left.Count);
+        left = Sort(left);
+        var fixedSites = Math.Max(0, result.Found.Length - left.Count);
         var changes = new List<(string Path, string Before, string After)>();
         foreach (var id in result.ChangedDocuments)
         {
@@ -71,7 +77,8 @@ public static class Runner
             changes.Add((before.FilePath!, (await before.GetTextAsync(cancellationToken)).ToString(), (await after.GetTextAsync(cancellationToken)).ToString()));
         }
 
-        var report = new Report(remaining, fixedSites, changes.Count, options.DryRun, Verb.Fix);
+        changes = [.. changes.OrderBy(c => c.Path, StringComparer.Ordinal)];
+        var report = new Report(left, fixedSites, changes.Count, options.DryRun, Verb.Fix) { NewWarnings = result.NewWarnings, Warnings = code.Warnings };
         if (options.DryRun)
         {
             var renderer = new UnidiffRenderer(new Differ(), contextLines: 3);
@@ -94,7 +101,7 @@ public static class Runner
             await EmitAsync(options, input, report, output, changes.Select(c => (c.Path, c.After)).ToList());
         }
 
-        return remaining.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
+        return left.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
     }
 
     private static async Task EmitAsync(CliOptions options, Input input, Report report, TextWriter output, List<(string Path, string Text)> sources)

@@ -31,14 +31,15 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
-    public async Task Fix_RewritesTheThreeFixableSites_AndTheSampleStillBuildsAndRuns()
+    public async Task Fix_AtTheDefaultLevel_ReplacesTheSendLoopWithSendAsync_AndWaitsElsewhere_AndTheSampleStillBuildsAndRuns()
     {
         var (code, output, _) = await Cli.RunAsync("fix", sample.Sample);
 
         Assert.Equal(ExitCodes.FindingsRemain, code); // the synchronous site needs a person
         Assert.Contains("Fixed 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         var fixedText = await File.ReadAllTextAsync(sample.SenderFile);
-        Assert.Equal(3, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
+        Assert.Equal(1, CountOf(fixedText, ".SendAsync(file, "));
+        Assert.Equal(2, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
         Assert.DoesNotContain("Task.Delay", fixedText, StringComparison.Ordinal);
 
         var (after, afterOutput, _) = await Cli.RunAsync("check", sample.Sample);
@@ -53,6 +54,53 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
+    public async Task Fix_AtFixLevelWait_ReplacesEveryWaitLoop_AndNoSendLoop()
+    {
+        var (code, output, error) = await Cli.RunAsync("fix", sample.Sample, "--fix-level", "wait");
+
+        Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
+        Assert.Contains("Fixed 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        var fixedText = await File.ReadAllTextAsync(sample.SenderFile);
+        Assert.Equal(3, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
+        Assert.DoesNotContain("SendAsync", fixedText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DryRun_AtFixLevelBoundedWait_AppliesNeitherLargerRewrite_AndSaysWhichLevelEachSiteNeeds()
+    {
+        var before = await File.ReadAllBytesAsync(sample.SenderFile);
+
+        var (code, output, error) = await Cli.RunAsync("fix", sample.Sample, "--dry-run", "--fix-level", "bounded-wait", "--format", "json");
+
+        Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
+        Assert.Equal(before, await File.ReadAllBytesAsync(sample.SenderFile));
+        using var json = JsonDocument.Parse(output);
+        var diff = json.RootElement.GetProperty("diff").GetString()!;
+        Assert.DoesNotContain("WaitForBufferedAmountLowAsync", diff, StringComparison.Ordinal);
+        Assert.DoesNotContain("SendAsync", diff, StringComparison.Ordinal);
+        var findings = json.RootElement.GetProperty("findings").EnumerateArray().ToList();
+        Assert.Equal(4, findings.Count + json.RootElement.GetProperty("summary").GetProperty("fixed").GetInt32());
+        var first = findings.Single(f => f.GetProperty("line").GetInt32() == 14);
+        Assert.Equal(["BP0001.ReplaceWait", "BP0001.ReplaceSendLoop"], first.GetProperty("fixes").EnumerateArray().Select(k => k.GetString()));
+        Assert.Equal("its rewrite needs --fix-level wait", first.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task DryRun_CountsEachSiteOnce_FixedPlusLeftIsWhatCheckFound()
+    {
+        var (_, checkOutput, _) = await Cli.RunAsync("check", sample.Sample, "--format", "json");
+        var found = JsonDocument.Parse(checkOutput).RootElement.GetProperty("summary").GetProperty("findings").GetInt32();
+
+        foreach (var level in new[] { "wait", "send-loop" })
+        {
+            var (_, output, _) = await Cli.RunAsync("fix", sample.Sample, "--dry-run", "--format", "json", "--fix-level", level);
+            using var json = JsonDocument.Parse(output);
+            var summary = json.RootElement.GetProperty("summary");
+            Assert.Equal(found, summary.GetProperty("fixed").GetInt32() + summary.GetProperty("findings").GetInt32());
+        }
+    }
+
+    [Fact]
     public async Task Fix_OnTwoProjects_ReportsWhatIsLeftInTheProjectItDidNotChange()
     {
         // Only the changed project is analysed again after the fix; the other's findings must still count.
@@ -61,7 +109,25 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
         Assert.Contains("Fixed 3 site(s) in 1 file(s); 2 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         Assert.Contains("Pump.cs(13,9): warning BP0001:", output, StringComparison.Ordinal);
-        Assert.Equal(3, CountOf(await File.ReadAllTextAsync(sample.SenderFile), "WaitForBufferedAmountLowAsync"));
+        Assert.Equal(2, CountOf(await File.ReadAllTextAsync(sample.SenderFile), "WaitForBufferedAmountLowAsync"));
+    }
+
+    [Fact]
+    public async Task NoFix_InAProjectWithoutTheRuntime_SaysWhy_AndNamesTheRemedy_InTextJsonAndSarif()
+    {
+        var project = Path.Combine(sample.Bystander, "Bystander.csproj");
+        const string Remedy = "the project does not reference the runtime package: run 'dotnet add package Backpressure'";
+
+        var (code, text, _) = await Cli.RunAsync("check", project);
+        var (_, json, _) = await Cli.RunAsync("check", project, "--format", "json");
+        var (_, sarif, _) = await Cli.RunAsync("check", project, "--format", "sarif");
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Contains($"Pump.cs(13,9): warning BP0001: This loop polls 'wire.BufferedAmount' on a timer; wait for the low-buffer event instead [no automatic fix: {Remedy}]", text, StringComparison.Ordinal);
+        Assert.Equal(Remedy, JsonDocument.Parse(json).RootElement.GetProperty("findings")[0].GetProperty("reason").GetString());
+        var result = JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results")[0];
+        Assert.Equal(Remedy, result.GetProperty("properties").GetProperty("noFixReason").GetString());
+        Assert.Contains(Remedy, result.GetProperty("message").GetProperty("text").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -76,8 +142,9 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Contains("--- a/FileSender.cs", output, StringComparison.Ordinal);
         Assert.Contains("+++ b/FileSender.cs", output, StringComparison.Ordinal);
         Assert.Contains("-                await Task.Delay(50, cancellationToken);", output, StringComparison.Ordinal);
-        Assert.Contains("+            await transport.AsBufferedChannel().WaitForBufferedAmountLowAsync(HighWater, cancellationToken);", output, StringComparison.Ordinal);
-        Assert.Contains("Would fix 3 site(s)", output, StringComparison.Ordinal);
+        Assert.Contains("+        await transport.AsBufferedChannel().SendAsync(file, ", output, StringComparison.Ordinal);
+        Assert.Contains("+                await transport.AsBufferedChannel().WaitForBufferedAmountLowAsync(HighWater - 1, cancellationToken)", output, StringComparison.Ordinal);
+        Assert.Contains("Would fix 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         Assert.Contains("FileSender.cs(61,9): warning BP0001", output, StringComparison.Ordinal); // where it is on disk
     }
 
@@ -157,9 +224,11 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
     private static int CountOf(string text, string what) => (text.Length - text.Replace(what, string.Empty, StringComparison.Ordinal).Length) / what.Length;
 
-    private sealed record JsonReport(List<JsonFinding> Findings, JsonSummary Summary);
+    private sealed record JsonReport(List<JsonFinding> Findings, List<JsonMessage> NewWarnings, List<string> Warnings, JsonSummary Summary);
 
-    private sealed record JsonFinding(string Id, string Path, int Line, int Column, string Message, bool Fixable);
+    private sealed record JsonFinding(string Id, string Path, int Line, int Column, string Message, bool Fixable, List<string> Fixes, string? Reason);
+
+    private sealed record JsonMessage(string Id, string Path, int Line, int Column, string Message);
 
     private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun);
 }
@@ -232,6 +301,16 @@ public sealed class InputTests
 
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.StartsWith("error:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownFixLevel_Exit2_ListsTheChoices()
+    {
+        var (code, output, error) = await Cli.RunAsync("fix", ".", "--fix-level", "everything");
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: unknown --fix-level 'everything': choose bounded-wait, wait or send-loop. (see --help)", error.Trim());
+        Assert.Empty(output);
     }
 
     [Fact]
@@ -368,6 +447,120 @@ public sealed class LooseFolderTests
         var fixedLines = text.Split("\r\n");
         Assert.Equal(originalLines[1..5], fixedLines[2..6]);   // up to the method's opening brace (after the added using)
         Assert.Equal(originalLines[^6..], fixedLines[^6..]);   // from the send to the end
+    }
+
+    [Fact]
+    public async Task Fix_ThatAddsACompilerWarning_IsApplied_AndListsTheWarningWithFileAndLine_InTextJsonAndSarif()
+    {
+        // The wait loop was the only reader of 'pause': after the rewrite it is assigned and never used (CS0219).
+        const string Sender = """
+            using System.Threading.Tasks;
+
+            public static class Sender
+            {
+                public static async Task PumpAsync(Wire wire, byte[] chunk)
+                {
+                    var pause = 50;
+                    while (wire.BufferedAmount > 65536)
+                    {
+                        await Task.Delay(pause);
+                    }
+
+                    wire.Send(chunk, 0, chunk.Length);
+                }
+            }
+            """;
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Sender);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (_, json, _) = await Cli.RunAsync("fix", folder.Path, "--dry-run", "--format", "json");
+        var (_, sarif, _) = await Cli.RunAsync("fix", folder.Path, "--dry-run", "--format", "sarif");
+        var (code, text, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.True(code == ExitCodes.Success, text + error);
+        Assert.Contains("WaitForBufferedAmountLowAsync", File.ReadAllText(sender), StringComparison.Ordinal);
+        Assert.Contains("Sender.cs(8,13): warning CS0219: ", text, StringComparison.Ordinal);
+        Assert.Contains("[added by the fix]", text, StringComparison.Ordinal);
+        Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left for a manual fix. The fix added 1 compiler warning(s).", text, StringComparison.Ordinal);
+        var warning = Assert.Single(JsonDocument.Parse(json).RootElement.GetProperty("newWarnings").EnumerateArray());
+        Assert.Equal(("CS0219", "Sender.cs", 8), (warning.GetProperty("id").GetString(), warning.GetProperty("path").GetString(), warning.GetProperty("line").GetInt32()));
+        var result = Assert.Single(JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results").EnumerateArray());
+        Assert.Equal("CS0219", result.GetProperty("ruleId").GetString());
+        Assert.Equal(8, result.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32());
+    }
+
+    [Fact]
+    public async Task Check_OnLooseFiles_ReadsTheEditorConfigs_MemberNamesAndSeverity()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write(".editorconfig", "root = true\n\n[*.cs]\nBP0001.member_names = QueuedBytes\n");
+        Directory.CreateDirectory(Path.Combine(folder.Path, "Strict"));
+        folder.Write("Strict/.editorconfig", "[*.cs]\ndotnet_diagnostic.BP0001.severity = error\n");
+        const string Pipe = """
+            using System.Threading.Tasks;
+
+            public sealed class Pipe
+            {
+                public long QueuedBytes { get; }
+
+                public void Send(byte[] data) { }
+            }
+
+            public static class Drain
+            {
+                public static async Task WaitAsync(Pipe pipe)
+                {
+                    while (pipe.QueuedBytes > 1024)
+                    {
+                        await Task.Delay(10);
+                    }
+                }
+            }
+            """;
+        folder.Write("Pipe.cs", Pipe);
+        folder.Write("Strict/Strict.cs", Pipe.Replace("Pipe", "StrictPipe", StringComparison.Ordinal).Replace("Drain", "StrictDrain", StringComparison.Ordinal));
+
+        var (code, output, error) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.True(code == ExitCodes.FindingsRemain, output + error);
+        Assert.Contains("Pipe.cs(14,9): warning BP0001: This loop polls 'pipe.QueuedBytes'", output, StringComparison.Ordinal);
+        Assert.Contains("Strict/Strict.cs(14,9): error BP0001:", output, StringComparison.Ordinal);
+        Assert.Contains("2 finding(s)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_OnLooseFiles_NamesTheTypesThatDidNotResolve_OnStderrJsonAndSarif()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Peer.cs", """
+            using System.Threading.Tasks;
+            using SIPSorcery.Net;
+
+            public static class Peer
+            {
+                public static async Task DrainAsync(RTCDataChannel channel)
+                {
+                    while (channel.bufferedAmount > 65536)
+                    {
+                        await Task.Delay(50);
+                    }
+                }
+            }
+            """);
+
+        var (code, output, error) = await Cli.RunAsync("check", folder.Path);
+        var (_, json, _) = await Cli.RunAsync("check", folder.Path, "--format", "json");
+        var (_, sarif, _) = await Cli.RunAsync("check", folder.Path, "--format", "sarif");
+
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Contains("0 finding(s)", output, StringComparison.Ordinal);
+        var line = Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("warning: 2 type or namespace name(s) did not resolve", line, StringComparison.Ordinal);
+        Assert.Contains(": SIPSorcery, RTCDataChannel;", line, StringComparison.Ordinal);
+        Assert.Contains("RTCDataChannel", Assert.Single(JsonDocument.Parse(json).RootElement.GetProperty("warnings").EnumerateArray()).GetString(), StringComparison.Ordinal);
+        var notification = Assert.Single(JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("invocations")[0].GetProperty("toolExecutionNotifications").EnumerateArray());
+        Assert.Contains("SIPSorcery", notification.GetProperty("message").GetProperty("text").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
