@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using System.Reflection;
+using System.Text.Json;
+using System.Xml;
+using System.Xml.Linq;
 using Backpressure.Analyzers.Adapters;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -63,17 +66,38 @@ public static class WorkspaceLoader
                 ? await workspace.OpenSolutionAsync(input.Path, cancellationToken: cancellationToken)
                 : (await workspace.OpenProjectAsync(input.Path, cancellationToken: cancellationToken)).Solution;
 
-            if (failures.Count > 0)
+            // A restore warning (NU1603, NU1510) reaches the workspace as a failure, with no code. It is one
+            // when its text is a warning the restore recorded in the project's assets file: pass it on as one.
+            var restoreWarnings = solution.Projects
+                .Where(p => p.FilePath is not null)
+                .Select(p => p.FilePath!)
+                .Distinct(StringComparer.Ordinal)
+                .SelectMany(file => (ReadAssets(file)?.Warnings ?? []).Select(w => (Project: file, w.Code, w.Message)))
+                .ToList();
+            foreach (var failure in failures)
             {
-                throw new CliException(ExitCodes.BadInput, $"could not load '{Relative(input.Root, input.Path)}': {failures[0]}");
+                if (restoreWarnings.FirstOrDefault(w => failure.Contains(w.Message, StringComparison.Ordinal)) is { Message: not null } warning)
+                {
+                    warnings.Add($"{Relative(input.Root, warning.Project)}: {warning.Code}: {warning.Message}");
+                    continue;
+                }
+
+                throw new CliException(ExitCodes.BadInput, $"could not load '{Relative(input.Root, input.Path)}': {failure}");
             }
 
-            // An unrestored project loads without its references: every analysis would run half-blind.
-            foreach (var project in solution.Projects.Where(p => p.FilePath is not null && p.Language == LanguageNames.CSharp))
+            // An unrestored project loads without its references, and one whose references changed since its
+            // restore loads without the new ones: every analysis would run half-blind.
+            foreach (var file in solution.Projects.Where(p => p.FilePath is not null && p.Language == LanguageNames.CSharp).Select(p => p.FilePath!).Distinct(StringComparer.Ordinal))
             {
-                if (!IsRestored(project.FilePath!))
+                var assets = ReadAssets(file);
+                if (assets is null)
                 {
-                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, project.FilePath!)}' is not restored: run 'dotnet restore' first.");
+                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, file)}' is not restored: run 'dotnet restore' first.");
+                }
+
+                if (Unrestored(file, assets) is { } missing)
+                {
+                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, file)}' changed since its last restore ({missing} is not in its restore): run 'dotnet restore' first.");
                 }
             }
 
@@ -96,25 +120,118 @@ public static class WorkspaceLoader
         }
     }
 
+    /// <summary>What a project's last restore recorded: its warnings, and the packages and projects it restored.</summary>
+    private sealed record RestoreAssets(IReadOnlyList<(string Code, string Message)> Warnings, HashSet<string> Packages, HashSet<string> Projects);
+
     /// <summary>Its assets file is in obj/ beside it, or in the artifacts layout's artifacts/obj/&lt;name&gt;/ above it.</summary>
-    private static bool IsRestored(string projectFile)
+    private static string? AssetsFile(string projectFile)
     {
         var directory = Path.GetDirectoryName(projectFile)!;
-        if (File.Exists(Path.Combine(directory, "obj", "project.assets.json")))
+        var beside = Path.Combine(directory, "obj", "project.assets.json");
+        if (File.Exists(beside))
         {
-            return true;
+            return beside;
         }
 
         var name = Path.GetFileNameWithoutExtension(projectFile);
         for (var current = new DirectoryInfo(directory); current is not null; current = current.Parent)
         {
-            if (File.Exists(Path.Combine(current.FullName, "artifacts", "obj", name, "project.assets.json")))
+            var artifacts = Path.Combine(current.FullName, "artifacts", "obj", name, "project.assets.json");
+            if (File.Exists(artifacts))
             {
-                return true;
+                return artifacts;
             }
         }
 
-        return false;
+        return null;
+    }
+
+    private static RestoreAssets? ReadAssets(string projectFile)
+    {
+        if (AssetsFile(projectFile) is not { } path)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            var warnings = root.TryGetProperty("logs", out var logs)
+                ? logs.EnumerateArray()
+                    .Where(l => l.TryGetProperty("level", out var level) && level.GetString() == "Warning")
+                    .Select(l => (l.GetProperty("code").GetString() ?? "NU", l.GetProperty("message").GetString() ?? string.Empty))
+                    .ToList()
+                : [];
+            var packages = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var projects = new HashSet<string>(StringComparer.Ordinal);
+            if (root.TryGetProperty("project", out var project))
+            {
+                foreach (var framework in project.TryGetProperty("frameworks", out var frameworks) ? frameworks.EnumerateObject() : default)
+                {
+                    foreach (var dependency in framework.Value.TryGetProperty("dependencies", out var dependencies) ? dependencies.EnumerateObject() : default)
+                    {
+                        packages.Add(dependency.Name);
+                    }
+                }
+
+                var restore = project.TryGetProperty("restore", out var r) && r.TryGetProperty("frameworks", out var f) ? f.EnumerateObject() : default;
+                foreach (var framework in restore)
+                {
+                    foreach (var reference in framework.Value.TryGetProperty("projectReferences", out var references) ? references.EnumerateObject() : default)
+                    {
+                        projects.Add(Path.GetFullPath(reference.Name));
+                    }
+                }
+            }
+
+            return new RestoreAssets(warnings, packages, projects);
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The first unconditional package or project reference in the project file that its last restore did not
+    /// include, or null. (Conditional ones are left out: whether they apply takes MSBuild to decide.)
+    /// </summary>
+    private static string? Unrestored(string projectFile, RestoreAssets assets)
+    {
+        XDocument xml;
+        try
+        {
+            xml = XDocument.Load(projectFile);
+        }
+        catch (Exception ex) when (ex is XmlException or IOException)
+        {
+            return null;
+        }
+
+        foreach (var item in xml.Descendants().Where(e => e.Name.LocalName is "PackageReference" or "ProjectReference"))
+        {
+            if (item.Attribute("Include")?.Value is not { Length: > 0 } include
+                || item.Attribute("Condition") is not null || item.Parent?.Attribute("Condition") is not null || include.Contains('$', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (item.Name.LocalName == "PackageReference" && !assets.Packages.Contains(include))
+            {
+                return $"package '{include}'";
+            }
+
+            // A reference that only brings an analyzer or a build order is not part of the restore.
+            if (item.Name.LocalName == "ProjectReference"
+                && !string.Equals(item.Attribute("ReferenceOutputAssembly")?.Value ?? item.Element(item.Name.Namespace + "ReferenceOutputAssembly")?.Value, "false", StringComparison.OrdinalIgnoreCase)
+                && !assets.Projects.Contains(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(projectFile)!, include.Replace('\\', '/')))))
+            {
+                return $"project '{include}'";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -575,3 +575,59 @@ public sealed class LooseFolderTests
         Assert.Contains("0 finding(s)", output, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Small SDK projects restored in a temporary folder, as a user's would be.</summary>
+public sealed class ProjectLoadingTests
+{
+    private static string ProjectFile(string items, string frameworks = "<TargetFramework>net10.0</TargetFramework>") => $"""
+        <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            {frameworks}
+            <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
+          </PropertyGroup>
+          <ItemGroup>
+        {items}
+          </ItemGroup>
+        </Project>
+        """;
+
+    [Fact]
+    public async Task RestoreWarnings_NU1603AndNU1510_AreWarnings_NotLoadFailures()
+    {
+        using var folder = new Cli.LooseFolder();
+        // 4.5.6 is not served (NU1603, the next one is taken); both are part of net10.0 (NU1510).
+        folder.Write("Warned.csproj", ProjectFile("""
+                <PackageReference Include="System.Memory" Version="4.5.6" />
+                <PackageReference Include="System.Text.Json" Version="10.0.0" />
+            """));
+        folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+        await SampleWorkspace.DotnetAsync(folder.Path, "restore", "-v", "q");
+
+        var (code, output, error) = await Cli.RunAsync("check", folder.Path);
+        var (_, json, _) = await Cli.RunAsync("check", folder.Path, "--format", "json");
+
+        Assert.True(code == ExitCodes.FindingsRemain, output + error);
+        Assert.Contains("Sender.cs(7,9): warning BP0001:", output, StringComparison.Ordinal);
+        Assert.Contains("warning: Warned.csproj: NU1603: ", error, StringComparison.Ordinal);
+        Assert.Contains("warning: Warned.csproj: NU1510: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", error, StringComparison.Ordinal);
+        Assert.Contains(JsonDocument.Parse(json).RootElement.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("NU1603", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task StaleRestore_APackageAddedSince_Exit2_SaysSo_LikeUnrestored()
+    {
+        using var folder = new Cli.LooseFolder();
+        var project = folder.Write("Stale.csproj", ProjectFile(string.Empty));
+        folder.Write("A.cs", "class A { }");
+        await SampleWorkspace.DotnetAsync(folder.Path, "restore", "-v", "q");
+        File.WriteAllText(project, ProjectFile("""<PackageReference Include="Backpressure" Version="0.1.0" />"""));
+
+        var (code, output, error) = await Cli.RunAsync("check", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: 'Stale.csproj' changed since its last restore (package 'Backpressure' is not in its restore): run 'dotnet restore' first.", error.Trim());
+        Assert.Empty(output);
+    }
+}
