@@ -100,12 +100,16 @@ public static class Analysis
         return result.ToImmutable();
     }
 
-    /// <summary>Every BP0001 site of an analysis, each once however many target frameworks see it.</summary>
+    /// <summary>
+    /// Every BP0001 site of an analysis, each once however many target frameworks see it; where targets see
+    /// it differently (one has no runtime), as the target that offers the least sees it.
+    /// </summary>
     public static ImmutableArray<Site> Sites(ImmutableDictionary<ProjectId, ProjectAnalysis> analysis) =>
         [.. analysis
             .OrderBy(p => p.Key.Id)
             .SelectMany(p => p.Value.Findings.Select(d => new Site(d, p.Key, p.Value.HasRuntime)))
-            .DistinctBy(s => s.Key)];
+            .GroupBy(s => s.Key)
+            .Select(g => g.OrderBy(s => FixLevels.Offered(s.Diagnostic).Length).ThenBy(s => s.HasRuntime).First())];
 
     /// <summary>Why a site has no rewrite its run may apply, for people; null when it has one or no reason is known.</summary>
     public static string? Reason(Site site, FixLevel level)

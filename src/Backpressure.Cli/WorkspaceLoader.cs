@@ -106,7 +106,7 @@ public static class WorkspaceLoader
                 throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, input.Path)}' holds no C# project.");
             }
 
-            return new LoadedCode(workspace, OneTargetPerProject(solution), warnings);
+            return new LoadedCode(workspace, solution, warnings);
         }
         catch (Exception ex) when (ex is not CliException and not OperationCanceledException)
         {
@@ -232,24 +232,6 @@ public static class WorkspaceLoader
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// A multi-targeted project loads once per target framework, each with the same files: keep the first
-    /// target only, so each file is analysed, fixed, counted and written once.
-    /// </summary>
-    private static Solution OneTargetPerProject(Solution solution)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var project in solution.Projects.OrderBy(p => p.Name, StringComparer.Ordinal).ToList())
-        {
-            if (project.FilePath is { } file && !seen.Add(file))
-            {
-                solution = solution.RemoveProject(project.Id);
-            }
-        }
-
-        return solution;
     }
 
     private static LoadedCode LoadLooseFolder(Input input)

@@ -149,6 +149,40 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
+    public async Task EveryTargetFramework_IsAnalysed_AndFixed_ASiteOnlyNet8Compiles_Included_AndBothTargetsBuild()
+    {
+        var (checkCode, checkOutput, _) = await Cli.RunAsync("check", sample.Multi);
+
+        Assert.Equal(ExitCodes.FindingsRemain, checkCode);
+        Assert.Contains("Sender.cs(15,9): warning BP0001:", checkOutput, StringComparison.Ordinal);
+        Assert.Contains("Sender.cs(25,9): warning BP0001:", checkOutput, StringComparison.Ordinal); // under #if NET8_0
+        Assert.Contains("2 finding(s), 2 with an automatic fix.", checkOutput, StringComparison.Ordinal);
+
+        var (code, output, error) = await Cli.RunAsync("fix", sample.Multi);
+
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.Contains("Fixed 2 site(s) in 1 file(s); 0 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.Equal(2, CountOf(await File.ReadAllTextAsync(Path.Combine(sample.Multi, "Sender.cs")), "WaitForBufferedAmountLowAsync"));
+        await SampleWorkspace.DotnetAsync(sample.Multi, "build", "-v", "q");
+    }
+
+    [Fact]
+    public async Task Fix_ThatOneTargetFrameworkWouldNotCompile_IsRefused_Exit3_NamingTheTarget_NothingWritten()
+    {
+        // The runtime is referenced for net10.0 only: the rewrite compiles there and breaks net8.0.
+        var file = Path.Combine(sample.Partial, "Sender.cs");
+        var before = await File.ReadAllBytesAsync(file);
+
+        var (code, _, error) = await Cli.RunAsync("fix", sample.Partial);
+
+        Assert.Equal(ExitCodes.FixRefused, code);
+        Assert.Equal(before, await File.ReadAllBytesAsync(file));
+        Assert.Contains("the fix was refused", error, StringComparison.Ordinal);
+        Assert.Contains("(net8.0)]", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("(net10.0)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Fix_ThatWouldNotCompile_IsRefused_Exit3_NothingWritten_ErrorsListed()
     {
         var file = Path.Combine(sample.Refusal, "Sender.cs");
