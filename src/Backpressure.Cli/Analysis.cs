@@ -64,6 +64,9 @@ public static class Analysis
         return new ProjectAnalysis(
             diagnostics
                 .Where(d => d.Id == DiagnosticIds.BufferedAmountPolling && !d.IsSuppressed && d.Severity != DiagnosticSeverity.Hidden && d.Location.IsInSource)
+
+                // A file that does not parse is skipped (the loader says so): its sites are not reported, and so never fixed.
+                .Where(d => !d.Location.SourceTree!.GetDiagnostics(cancellationToken).Any(e => e.Severity == DiagnosticSeverity.Error))
                 .ToImmutableArray(),
             [.. compiler.Where(d => d.Severity == DiagnosticSeverity.Error)],
             [.. compiler.Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsWarningAsError)],

@@ -18,4 +18,7 @@ public sealed record CliOptions(Verb Verb, string Path, ReportFormat Format, str
 {
     /// <summary>Gets the most complete rewrite fix may apply at a site.</summary>
     public FixLevel FixLevel { get; init; } = FixLevel.SendLoop;
+
+    /// <summary>Gets the MSBuild configuration projects are loaded in, as a build would be without -c.</summary>
+    public string Configuration { get; init; } = "Debug";
 }

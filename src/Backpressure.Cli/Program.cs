@@ -23,6 +23,18 @@ public static class Program
         var format = new Option<ReportFormat>("--format") { Description = "text (MSBuild-style lines), json or sarif.", DefaultValueFactory = _ => ReportFormat.Text };
         var outputFile = new Option<string?>("--output") { Description = "Write the report to this file instead of the console." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the changes as a unified diff and write nothing." };
+        var configuration = new Option<string>("--configuration", "-c")
+        {
+            Description = "The MSBuild configuration to load projects in (default Debug, as a build without -c).",
+            DefaultValueFactory = _ => "Debug",
+        };
+        configuration.Validators.Add(result =>
+        {
+            if (string.IsNullOrWhiteSpace(result.GetValueOrDefault<string>()))
+            {
+                result.AddError("--configuration needs a name, such as Debug or Release.");
+            }
+        });
         var fixLevel = new Option<string>("--fix-level")
         {
             Description = "The most complete rewrite to apply at a site: bounded-wait (only the timer call), wait (the wait loop), send-loop (the whole send loop; the default). Each site gets the most complete one it offers at or below this.",
@@ -36,12 +48,12 @@ public static class Program
             }
         });
 
-        var check = new Command("check", "Report BP0001 sites: time-based polling on a channel's buffered amount.") { path, format, outputFile };
-        var fix = new Command("fix", "Rewrite BP0001 sites into event-driven waits, only if the result compiles with no new error.") { path, format, outputFile, dryRun, fixLevel };
+        var check = new Command("check", "Report BP0001 sites: time-based polling on a channel's buffered amount.") { path, format, outputFile, configuration };
+        var fix = new Command("fix", "Rewrite BP0001 sites into event-driven waits, only if the result compiles with no new error.") { path, format, outputFile, configuration, dryRun, fixLevel };
         var root = new RootCommand($"Finds and fixes send-queue polling (BP0001), Roslyn-checked. {ExitCodes.Help}") { check, fix };
 
-        check.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Check, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), false), output, error, cancellationToken));
-        fix.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Fix, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), result.GetValue(dryRun)) { FixLevel = FixLevels.Parse(result.GetValue(fixLevel)!)!.Value }, output, error, cancellationToken));
+        check.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Check, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), false) { Configuration = result.GetValue(configuration)! }, output, error, cancellationToken));
+        fix.SetAction((result, cancellationToken) => Runner.RunAsync(new CliOptions(Verb.Fix, result.GetValue(path)!, result.GetValue(format), result.GetValue(outputFile), result.GetValue(dryRun)) { FixLevel = FixLevels.Parse(result.GetValue(fixLevel)!)!.Value, Configuration = result.GetValue(configuration)! }, output, error, cancellationToken));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

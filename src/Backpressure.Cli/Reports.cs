@@ -16,6 +16,9 @@ public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int File
     /// <summary>Gets what loading and analysing warned about (restore warnings, unresolved types, skipped files).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>Gets the MSBuild configuration analysed; null for loose files.</summary>
+    public string? Configuration { get; init; }
+
     public int Fixable => Findings.Count(f => f.Fixable);
 }
 
@@ -35,6 +38,11 @@ public static class Reports
     {
         var lines = report.Findings.Select(f => $"{f.Path}({f.Line},{f.Column}): {f.Severity} {f.Id}: {f.Message}{Tag(f)}").ToList();
         lines.AddRange(report.NewWarnings.Select(w => $"{w} [added by the fix]"));
+        if (report.Configuration is not null)
+        {
+            lines.Add($"Configuration analysed: {report.Configuration}.");
+        }
+
         lines.Add(Summary(report));
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
@@ -77,6 +85,7 @@ public static class Reports
                 ["message"] = w.Message,
             }).ToArray()),
             ["warnings"] = new JsonArray(report.Warnings.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),
+            ["configuration"] = report.Configuration,
             ["summary"] = new JsonObject
             {
                 ["findings"] = report.Findings.Count,
@@ -156,6 +165,11 @@ public static class Reports
             ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
             ["results"] = new JsonArray(results),
         };
+        if (report.Configuration is not null)
+        {
+            run["properties"] = new JsonObject { ["configuration"] = report.Configuration };
+        }
+
         if (report.Warnings.Count > 0)
         {
             run["invocations"] = new JsonArray(new JsonObject

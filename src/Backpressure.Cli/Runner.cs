@@ -13,7 +13,7 @@ public static class Runner
         try
         {
             var input = InputResolver.Resolve(options.Path);
-            using var code = await WithProgressAsync(output, "Loading", () => WorkspaceLoader.LoadAsync(input, cancellationToken));
+            using var code = await WithProgressAsync(output, "Loading", () => WorkspaceLoader.LoadAsync(input, options.Configuration, cancellationToken));
             foreach (var warning in code.Warnings)
             {
                 await error.WriteLineAsync($"warning: {warning}");
@@ -40,7 +40,7 @@ public static class Runner
     {
         var analysis = await WithProgressAsync(output, "Analysing", () => Analysis.AnalyzeAsync(code.Solution, withCompiler: false, cancellationToken));
         var findings = Sort(Analysis.Sites(analysis).Select(s => Analysis.ToFinding(s, input.Root, options.FixLevel)));
-        await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check) { Warnings = code.Warnings }, output, []);
+        await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check) { Warnings = code.Warnings, Configuration = code.Configuration }, output, []);
         return findings.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
     }
 
@@ -78,7 +78,7 @@ public static class Runner
         }
 
         changes = [.. changes.OrderBy(c => c.Path, StringComparer.Ordinal)];
-        var report = new Report(left, fixedSites, changes.Count, options.DryRun, Verb.Fix) { NewWarnings = result.NewWarnings, Warnings = code.Warnings };
+        var report = new Report(left, fixedSites, changes.Count, options.DryRun, Verb.Fix) { NewWarnings = result.NewWarnings, Warnings = code.Warnings, Configuration = code.Configuration };
         if (options.DryRun)
         {
             var renderer = new UnidiffRenderer(new Differ(), contextLines: 3);

@@ -15,6 +15,9 @@ namespace Backpressure.Cli;
 /// <summary>A loaded code base: the solution, the workspace that owns it, and what loading it warned about.</summary>
 public sealed record LoadedCode(Workspace Workspace, Solution Solution, IReadOnlyList<string> Warnings) : IDisposable
 {
+    /// <summary>Gets the MSBuild configuration the projects were loaded in; null for loose files.</summary>
+    public string? Configuration { get; init; }
+
     public void Dispose() => Workspace.Dispose();
 }
 
@@ -36,10 +39,14 @@ public static class WorkspaceLoader
         global using System.Threading.Tasks;
         """;
 
-    public static async Task<LoadedCode> LoadAsync(Input input, CancellationToken cancellationToken)
+    public static async Task<LoadedCode> LoadAsync(Input input, string configuration, CancellationToken cancellationToken)
     {
-        var loaded = input.Kind == InputKind.LooseFolder ? LoadLooseFolder(input) : await LoadMSBuildAsync(input, cancellationToken);
-        await RejectUnparsableFilesAsync(loaded.Solution, input.Root, cancellationToken);
+        var loaded = input.Kind == InputKind.LooseFolder ? LoadLooseFolder(input) : await LoadMSBuildAsync(input, configuration, cancellationToken);
+        if (await UnparsableFilesAsync(loaded.Solution, input.Root, cancellationToken) is { Count: > 0 } skipped)
+        {
+            loaded = loaded with { Warnings = [.. loaded.Warnings, .. skipped] };
+        }
+
         if (input.Kind == InputKind.LooseFolder && await UnresolvedNamesAsync(loaded.Solution, cancellationToken) is { Count: > 0 } names)
         {
             const int Shown = 10;
@@ -53,9 +60,9 @@ public static class WorkspaceLoader
         return loaded;
     }
 
-    private static async Task<LoadedCode> LoadMSBuildAsync(Input input, CancellationToken cancellationToken)
+    private static async Task<LoadedCode> LoadMSBuildAsync(Input input, string configuration, CancellationToken cancellationToken)
     {
-        var workspace = MSBuildWorkspace.Create();
+        var workspace = MSBuildWorkspace.Create(new Dictionary<string, string> { ["Configuration"] = configuration });
         var failures = new List<string>();
         var warnings = new List<string>();
         using var subscription = workspace.RegisterWorkspaceFailedHandler(e =>
@@ -106,7 +113,17 @@ public static class WorkspaceLoader
                 throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, input.Path)}' holds no C# project.");
             }
 
-            return new LoadedCode(workspace, solution, warnings);
+            // An analyzer built only in another configuration is missing here: without the adapter generator
+            // every rewrite would be refused for a reason that is not the fix's.
+            foreach (var (project, reference) in solution.Projects
+                .SelectMany(p => p.AnalyzerReferences.Select(r => (Project: p, Reference: r)))
+                .Where(x => x.Reference.FullPath is { } path && !File.Exists(path))
+                .DistinctBy(x => x.Reference.FullPath))
+            {
+                warnings.Add($"{Relative(input.Root, project.FilePath ?? project.Name)}: analyzer '{Relative(input.Root, reference.FullPath!)}' does not exist in configuration {configuration}: build it, or pass --configuration with the one it is built in.");
+            }
+
+            return new LoadedCode(workspace, solution, warnings) { Configuration = configuration };
         }
         catch (Exception ex) when (ex is not CliException and not OperationCanceledException)
         {
@@ -316,7 +333,9 @@ public static class WorkspaceLoader
             var compilation = await project.GetCompilationAsync(cancellationToken);
             foreach (var diagnostic in compilation?.GetDiagnostics(cancellationToken) ?? [])
             {
-                if (diagnostic.Id is "CS0246" or "CS0234" && diagnostic.Location.SourceTree is { } tree)
+                // A file that does not parse is skipped and said so already; its names mean nothing.
+                if (diagnostic.Id is "CS0246" or "CS0234" && diagnostic.Location.SourceTree is { } tree
+                    && !tree.GetDiagnostics(cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error))
                 {
                     var name = tree.GetText(cancellationToken).ToString(diagnostic.Location.SourceSpan);
                     if (!names.Contains(name, StringComparer.Ordinal))
@@ -330,19 +349,26 @@ public static class WorkspaceLoader
         return names;
     }
 
-    /// <summary>A file that does not parse is not something the tool can reason about, let alone rewrite.</summary>
-    private static async Task RejectUnparsableFilesAsync(Solution solution, string root, CancellationToken cancellationToken)
+    /// <summary>
+    /// A file that does not parse is reported as skipped, with its first error, as a compiler would go on with
+    /// the rest: its sites are not reported (<see cref="Analysis"/>) and no fix touches it.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> UnparsableFilesAsync(Solution solution, string root, CancellationToken cancellationToken)
     {
+        var skipped = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var document in solution.Projects.SelectMany(p => p.Documents))
         {
             var tree = await document.GetSyntaxTreeAsync(cancellationToken);
             var error = tree?.GetDiagnostics(cancellationToken).FirstOrDefault(d => d.Severity == DiagnosticSeverity.Error);
-            if (error is not null)
+            if (error is not null && seen.Add(document.FilePath ?? document.Name))
             {
                 var position = error.Location.GetLineSpan().StartLinePosition;
-                throw new CliException(ExitCodes.BadInput, $"{Relative(root, document.FilePath ?? document.Name)}({position.Line + 1},{position.Character + 1}): does not parse: {error.Id}: {error.GetMessage()}");
+                skipped.Add($"{Relative(root, document.FilePath ?? document.Name)}({position.Line + 1},{position.Character + 1}): skipped, does not parse: {error.Id}: {error.GetMessage()}");
             }
         }
+
+        return skipped;
     }
 
     /// <summary>Reads a file with the encoding its bytes show (a BOM), UTF-8 otherwise.</summary>

@@ -243,6 +243,20 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
+    public async Task Configuration_IsTakenFromTheOption_AndSaid_AndAnAnalyzerNotBuiltInIt_IsNamed()
+    {
+        var (code, output, error) = await Cli.RunAsync("check", sample.Sample);
+        var (releaseCode, releaseOutput, releaseError) = await Cli.RunAsync("check", sample.Sample, "--configuration", "Release", "--format", "json");
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Contains("Configuration analysed: Debug.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("warning", error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.FindingsRemain, releaseCode);
+        Assert.Equal("Release", JsonDocument.Parse(releaseOutput).RootElement.GetProperty("configuration").GetString());
+        Assert.Contains("Backpressure.Analyzers.dll' does not exist in configuration Release", releaseError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnrestoredProject_Exit2_SaysSo_InOneLine()
     {
         using var folder = new Cli.LooseFolder();
@@ -258,7 +272,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
     private static int CountOf(string text, string what) => (text.Length - text.Replace(what, string.Empty, StringComparison.Ordinal).Length) / what.Length;
 
-    private sealed record JsonReport(List<JsonFinding> Findings, List<JsonMessage> NewWarnings, List<string> Warnings, JsonSummary Summary);
+    private sealed record JsonReport(List<JsonFinding> Findings, List<JsonMessage> NewWarnings, List<string> Warnings, string? Configuration, JsonSummary Summary);
 
     private sealed record JsonFinding(string Id, string Path, int Line, int Column, string Message, bool Fixable, List<string> Fixes, string? Reason);
 
@@ -294,22 +308,26 @@ public sealed class InputTests
     }
 
     [Fact]
-    public async Task GarbageCSharp_Exit2_OneLineNamingTheFile_NothingWritten()
+    public async Task UnparsableFile_IsSkippedWithItsError_TheRestIsAnalysedAndFixed_AndItIsLeftAlone()
     {
         using var folder = new Cli.LooseFolder();
-        var garbage = folder.Write("Broken.cs", "class {{{ while ( ");
-        folder.Write("Sender.cs", Cli.FixableSender);
+        const string Garbage = "class {{{ while (wire.BufferedAmount > 1) { await Task.Delay(5); } ";
+        var garbage = folder.Write("Broken.cs", Garbage);
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
         folder.Write("Wire.cs", Cli.Channel);
-        var before = File.ReadAllText(Path.Combine(folder.Path, "Sender.cs"));
 
-        var (code, _, error) = await Cli.RunAsync("fix", folder.Path);
+        var (checkCode, checkOutput, checkError) = await Cli.RunAsync("check", folder.Path);
+        var (code, output, error) = await Cli.RunAsync("fix", folder.Path);
 
-        Assert.Equal(ExitCodes.BadInput, code);
-        Assert.Single(error.Trim().Split('\n'));
-        Assert.StartsWith("error: Broken.cs(1,", error, StringComparison.Ordinal);
-        Assert.Contains("does not parse", error, StringComparison.Ordinal);
-        Assert.Equal(before, File.ReadAllText(Path.Combine(folder.Path, "Sender.cs")));
-        _ = garbage;
+        Assert.Equal(ExitCodes.FindingsRemain, checkCode);
+        Assert.Contains("Sender.cs(7,9): warning BP0001:", checkOutput, StringComparison.Ordinal);
+        Assert.Contains("1 finding(s)", checkOutput, StringComparison.Ordinal);
+        var line = Assert.Single(checkError.Trim().Split('\n'));
+        Assert.StartsWith("warning: Broken.cs(1,7): skipped, does not parse: CS", line, StringComparison.Ordinal);
+        Assert.True(code == ExitCodes.Success, output + error);
+        Assert.StartsWith("warning: Broken.cs(1,7): skipped", error, StringComparison.Ordinal);
+        Assert.Contains("WaitForBufferedAmountLowAsync", File.ReadAllText(sender), StringComparison.Ordinal);
+        Assert.Equal(Garbage, File.ReadAllText(garbage));
     }
 
     [Fact]
