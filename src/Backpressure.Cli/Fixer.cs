@@ -1,9 +1,12 @@
 using System.Collections.Immutable;
 using Backpressure.Analyzers;
+using Backpressure.Analyzers.Adapters;
 using Backpressure.CodeFixes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.Cli;
@@ -18,7 +21,14 @@ public sealed record FixResult(
     IReadOnlyList<CompilerMessage> NewErrors,
     IReadOnlyList<CompilerMessage> NewWarnings,
     ImmutableArray<Site> Found,
-    ImmutableArray<Site> Left);
+    ImmutableArray<Site> Left)
+{
+    /// <summary>Gets the sites left unfixed because their rewrite would not call the runtime, by <see cref="Fixer.Identity"/>, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Refused { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Gets misbound calls that no refusal could remove (the fix is refused whole then).</summary>
+    public IReadOnlyList<string> Misbound { get; init; } = [];
+}
 
 /// <summary>
 /// Applies BP0001's fix-all file by file, re-analyses, and repeats while sites remain fixable (at most
@@ -35,13 +45,80 @@ public static class Fixer
     /// <summary>Three rewrites, plus a round for sites that only show once their neighbours are fixed.</summary>
     public const int MaxIterations = 4;
 
+    /// <summary>The runtime's methods a rewrite calls: each new call must bind to the runtime, not to a same-named method of the user's.</summary>
+    private static readonly string[] RuntimeMethods =
+        ["WaitForBufferedAmountLowAsync", "DelayUntilBufferedAmountLowAsync", "SleepUntilBufferedAmountLow", "SendAsync", "AsBufferedChannel"];
+
+    private const string RuntimeAssembly = "Backpressure";
+
     public static async Task<FixResult> FixAsync(Solution original, string root, FixLevel level, CancellationToken cancellationToken)
+    {
+        var before = await Analysis.AnalyzeAsync(original, withCompiler: true, cancellationToken);
+        var refused = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // A site whose rewrite would call someone else's method is left out, and the fix made again without
+        // it: every other site still gets its rewrite. Each pass refuses at least one site, or is the last.
+        for (var pass = 0; ; pass++)
+        {
+            var (solution, analysis) = await ApplyAsync(original, before, level, refused.Keys.ToHashSet(StringComparer.Ordinal), cancellationToken);
+            var changedDocuments = solution.GetChanges(original).GetProjectChanges()
+                .SelectMany(p => p.GetChangedDocuments())
+                .ToList();
+            var misbound = await MisboundAsync(original, solution, changedDocuments, Analysis.Sites(before), cancellationToken);
+            var fresh = misbound.Where(m => !refused.ContainsKey(m.Site)).ToList();
+            if (fresh.Count == 0 || pass == 3)
+            {
+                return new FixResult(
+                    solution,
+                    changedDocuments.DistinctBy(id => solution.GetDocument(id)!.FilePath ?? id.ToString()).ToList(),
+                    Added(before, analysis, a => a.Errors, solution, root),
+                    Added(before, analysis, a => a.Warnings, solution, root),
+                    Analysis.Sites(before),
+                    Analysis.Sites(analysis))
+                {
+                    Refused = refused,
+                    Misbound = [.. misbound.Where(m => !refused.ContainsKey(m.Site)).Select(m => m.Reason)],
+                };
+            }
+
+            foreach (var (site, reason) in fresh)
+            {
+                refused.TryAdd(site, reason);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Who a site is, in a way that survives other rewrites in its file: its file, its member and its header
+    /// text (two sites with the same header in the same member share it, and are refused or tried together).
+    /// </summary>
+    public static string Identity(Diagnostic diagnostic)
+    {
+        var tree = diagnostic.Location.SourceTree;
+        if (tree is null)
+        {
+            return diagnostic.Location.ToString();
+        }
+
+        var node = tree.GetRoot().FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+        var member = node.AncestorsAndSelf().FirstOrDefault(n => n is MemberDeclarationSyntax or LocalFunctionStatementSyntax) switch
+        {
+            BaseMethodDeclarationSyntax m => m.ToString().Split('{', '=')[0],
+            LocalFunctionStatementSyntax f => f.Identifier.Text,
+            PropertyDeclarationSyntax p => p.Identifier.Text,
+            { } other => other.Kind().ToString(),
+            null => string.Empty,
+        };
+        return $"{tree.FilePath}|{member.Trim()}|{tree.GetText().ToString(diagnostic.Location.SourceSpan)}";
+    }
+
+    private static async Task<(Solution Solution, ImmutableDictionary<ProjectId, ProjectAnalysis> Analysis)> ApplyAsync(
+        Solution original, ImmutableDictionary<ProjectId, ProjectAnalysis> before, FixLevel level, HashSet<string> refused, CancellationToken cancellationToken)
     {
         var provider = new BP0001BufferedAmountPollingCodeFix();
         var fixAll = provider.GetFixAllProvider()!;
         var solution = original;
         var attempted = new HashSet<string>(StringComparer.Ordinal);
-        var before = await Analysis.AnalyzeAsync(original, withCompiler: true, cancellationToken);
         var analysis = before;
 
         for (var round = 0; round < MaxIterations; round++)
@@ -50,7 +127,8 @@ public static class Fixer
             var candidates = analysis
                 .SelectMany(p => p.Value.Findings.Select(d => (Project: p.Key, Diagnostic: d, Key: FixLevels.Choose(d, level))))
                 .Where(c => c.Key is not null)
-                .Select(c => (c.Project, c.Diagnostic, Key: c.Key!, Attempt: $"{c.Diagnostic.Location.SourceTree?.FilePath}|{c.Key}|{c.Diagnostic.Location.SourceTree?.GetText(cancellationToken).ToString(c.Diagnostic.Location.SourceSpan)}"))
+                .Where(c => !refused.Contains(Identity(c.Diagnostic)))
+                .Select(c => (c.Project, c.Diagnostic, Key: c.Key!, Attempt: $"{c.Key}|{Identity(c.Diagnostic)}"))
                 .Where(c => !attempted.Contains(c.Attempt))
                 .ToList();
             if (candidates.Count == 0)
@@ -101,17 +179,103 @@ public static class Fixer
             analysis = await Analysis.AnalyzeAsync(solution, withCompiler: true, cancellationToken, analysis, changedThisRound);
         }
 
-        var changedDocuments = solution.GetChanges(original).GetProjectChanges()
-            .SelectMany(p => p.GetChangedDocuments())
-            .DistinctBy(id => solution.GetDocument(id)!.FilePath ?? id.ToString())
-            .ToList();
-        return new FixResult(
-            solution,
-            changedDocuments,
-            Added(before, analysis, a => a.Errors, solution, root),
-            Added(before, analysis, a => a.Warnings, solution, root),
-            Analysis.Sites(before),
-            Analysis.Sites(analysis));
+        return (solution, analysis);
+    }
+
+    /// <summary>
+    /// Every call a rewrite added (inside a changed stretch of a changed document, in every target) to one of
+    /// the runtime's method names that binds to a method outside the runtime: the user's own same-named
+    /// extension, say, which would compile and silently drop the backpressure. The generator's adapter counts
+    /// as the runtime's. Each is handed back with the original site whose rewrite added it.
+    /// </summary>
+    private static async Task<List<(string Site, string Reason)>> MisboundAsync(
+        Solution original, Solution fixedSolution, IReadOnlyList<DocumentId> changed, ImmutableArray<Site> sites, CancellationToken cancellationToken)
+    {
+        var found = new List<(string Site, string Reason)>();
+        foreach (var id in changed)
+        {
+            var after = fixedSolution.GetDocument(id)!;
+            var before = original.GetDocument(id)!;
+            var model = await after.GetSemanticModelAsync(cancellationToken);
+            var root = await after.GetSyntaxRootAsync(cancellationToken);
+            if (model is null || root is null)
+            {
+                continue;
+            }
+
+            var changes = (await after.GetTextChangesAsync(before, cancellationToken)).OrderBy(c => c.Span.Start).ToList();
+            var delta = 0;
+            var added = new List<(TextSpan New, int OldStart)>();
+            foreach (var change in changes)
+            {
+                added.Add((new TextSpan(change.Span.Start + delta, change.NewText?.Length ?? 0), change.Span.Start));
+                delta += (change.NewText?.Length ?? 0) - change.Span.Length;
+            }
+
+            foreach (var invocation in root.DescendantNodes().OfType<InvocationExpressionSyntax>())
+            {
+                var name = invocation.Expression switch
+                {
+                    MemberAccessExpressionSyntax m => m.Name.Identifier.Text,
+                    SimpleNameSyntax n => n.Identifier.Text,
+                    _ => null,
+                };
+                if (name is null || !RuntimeMethods.Contains(name, StringComparer.Ordinal)
+                    || added.FirstOrDefault(a => a.New.IntersectsWith(invocation.Span) || a.New.Contains(invocation.Span.Start)) is not { New.Length: > 0 } stretch)
+                {
+                    continue;
+                }
+
+                if (model.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol bound || IsRuntimes(bound, fixedSolution))
+                {
+                    continue; // unbound: an error, which the compile check reports
+                }
+
+                var method = bound.ReducedFrom ?? bound;
+                var span = invocation.GetLocation().GetLineSpan();
+                var site = sites.FirstOrDefault(s => s.FilePath == after.FilePath && Targets(s.Diagnostic).Any(t => t.Contains(stretch.OldStart) || t.End == stretch.OldStart));
+                if (site is null)
+                {
+                    continue;
+                }
+
+                found.Add((Identity(site.Diagnostic), $"the rewrite's call '{name}' would bind to '{method.ContainingType.ToDisplayString()}.{method.Name}' in assembly '{method.ContainingAssembly?.Name}', not to the runtime's (line {span.StartLinePosition.Line + 1} of the fixed file)"));
+            }
+        }
+
+        return found;
+    }
+
+    private static bool IsRuntimes(IMethodSymbol bound, Solution solution)
+    {
+        var method = bound.ReducedFrom ?? bound;
+        if (method.ContainingAssembly?.Name == RuntimeAssembly)
+        {
+            return true;
+        }
+
+        // The adapter generator's output: in the project's own assembly, but in no file of the user's.
+        return method.Name == "AsBufferedChannel"
+            && method.ContainingType.ToDisplayString() == "Backpressure.GeneratedChannelAdapters"
+            && method.DeclaringSyntaxReferences.All(r => solution.GetDocument(r.SyntaxTree) is null or SourceGeneratedDocument
+                && r.SyntaxTree.FilePath.Contains(typeof(ChannelAdapterGenerator).FullName!, StringComparison.Ordinal));
+    }
+
+    /// <summary>The stretches of the original file that a site's rewrites replace.</summary>
+    private static IEnumerable<TextSpan> Targets(Diagnostic diagnostic)
+    {
+        if (diagnostic.AdditionalLocations.Count > 0)
+        {
+            yield return diagnostic.AdditionalLocations[0].SourceSpan;
+        }
+
+        if (diagnostic.Properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span?.Split(',') is [var start, var length]
+            && int.TryParse(start, out var s) && int.TryParse(length, out var l))
+        {
+            yield return new TextSpan(s, l);
+        }
+
+        yield return diagnostic.Location.SourceSpan;
     }
 
     /// <summary>

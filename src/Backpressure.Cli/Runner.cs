@@ -58,13 +58,25 @@ public static class Runner
             return ExitCodes.FixRefused;
         }
 
+        if (result.Misbound.Count > 0)
+        {
+            await error.WriteLineAsync($"error: the fix was refused: {result.Misbound.Count} rewritten call(s) would not call the runtime; nothing was written.");
+            foreach (var line in result.Misbound)
+            {
+                await error.WriteLineAsync(line);
+            }
+
+            return ExitCodes.FixRefused;
+        }
+
         // Each site counts once: what the fixed code still has is left, everything else was fixed. A dry run
         // wrote nothing, so what is left is reported where it is on disk, in the unfixed files.
         var left = new List<Finding>();
         foreach (var site in result.Left)
         {
             var position = options.DryRun ? await Fixer.OriginalPositionAsync(site, code.Solution, result.Fixed, cancellationToken) : (LinePosition?)null;
-            left.Add(Analysis.ToFinding(site, input.Root, options.FixLevel, position));
+            var finding = Analysis.ToFinding(site, input.Root, options.FixLevel, position);
+            left.Add(result.Refused.TryGetValue(Fixer.Identity(site.Diagnostic), out var reason) ? finding with { Fixable = false, Reason = reason } : finding);
         }
 
         left = Sort(left);

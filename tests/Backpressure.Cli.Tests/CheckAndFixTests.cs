@@ -543,6 +543,36 @@ public sealed class LooseFolderTests
     }
 
     [Fact]
+    public async Task Fix_WhoseRewrittenCallWouldBindToTheUsersOwnMethod_LeavesThatSiteWithTheReason_AndFixesTheRest()
+    {
+        using var folder = new Cli.LooseFolder();
+        folder.Write("Wire.cs", Cli.Channel);
+        folder.Write("Other.cs", Cli.FixableSender.Replace("class Sender", "class OtherSender", StringComparison.Ordinal));
+        var sender = folder.Write("Sender.cs", "namespace App;\n\n" + Cli.FixableSender);
+        // Found before the runtime's extension (same namespace as the caller): it compiles, and waits for nothing.
+        folder.Write("Mine.cs", """
+            using System.Threading;
+            using System.Threading.Tasks;
+
+            namespace App;
+
+            public static class MyChannelExtensions
+            {
+                public static ValueTask WaitForBufferedAmountLowAsync(this Backpressure.IBufferedChannel channel, long threshold, CancellationToken cancellationToken = default) => default;
+            }
+            """);
+
+        var (code, output, error) = await Cli.RunAsync("fix", folder.Path);
+
+        Assert.True(code == ExitCodes.FindingsRemain, output + error);
+        Assert.Contains("Fixed 1 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.Contains("Sender.cs(9,9): warning BP0001:", output, StringComparison.Ordinal);
+        Assert.Contains("[no automatic fix: the rewrite's call 'WaitForBufferedAmountLowAsync' would bind to 'App.MyChannelExtensions.WaitForBufferedAmountLowAsync'", output, StringComparison.Ordinal);
+        Assert.Equal("namespace App;\n\n" + Cli.FixableSender, File.ReadAllText(sender));
+        Assert.Contains("WaitForBufferedAmountLowAsync", File.ReadAllText(Path.Combine(folder.Path, "Other.cs")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_OnLooseFiles_ReadsTheEditorConfigs_MemberNamesAndSeverity()
     {
         using var folder = new Cli.LooseFolder();
