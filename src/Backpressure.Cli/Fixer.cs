@@ -262,7 +262,7 @@ public static class Fixer
     }
 
     /// <summary>The stretches of the original file that a site's rewrites replace.</summary>
-    private static IEnumerable<TextSpan> Targets(Diagnostic diagnostic)
+    public static IEnumerable<TextSpan> Targets(Diagnostic diagnostic)
     {
         if (diagnostic.AdditionalLocations.Count > 0)
         {

@@ -4,6 +4,12 @@ using Backpressure.Analyzers;
 
 namespace Backpressure.Cli;
 
+/// <summary>One replacement a fix proposes: the region of the original file (1-based lines and columns, end exclusive) and its new text.</summary>
+public sealed record Replacement(int StartLine, int StartColumn, int EndLine, int EndColumn, string Text);
+
+/// <summary>A site a dry run would fix, with the replacements that fix it (in SARIF, its <c>fixes</c>).</summary>
+public sealed record ProposedFix(Finding Finding, IReadOnlyList<Replacement> Replacements);
+
 /// <summary>What a run reports: its findings and, for fix, what was fixed.</summary>
 public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int FilesChanged, bool DryRun, Verb Verb)
 {
@@ -15,6 +21,9 @@ public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int File
 
     /// <summary>Gets what loading and analysing warned about (restore warnings, unresolved types, skipped files).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Gets, for a dry run, the sites it would fix and how.</summary>
+    public IReadOnlyList<ProposedFix> Proposed { get; init; } = [];
 
     /// <summary>Gets the MSBuild configuration analysed; null for loose files.</summary>
     public string? Configuration { get; init; }
@@ -121,7 +130,7 @@ public static class Reports
         var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
-            ["name"] = d.Title.ToString().Replace(" ", string.Empty, StringComparison.Ordinal).Replace("'", string.Empty, StringComparison.Ordinal),
+            ["name"] = PascalCase(d.Title.ToString()),
             ["shortDescription"] = new JsonObject { ["text"] = d.Title.ToString() },
             ["fullDescription"] = new JsonObject { ["text"] = d.Description.ToString() },
             ["helpUri"] = d.HelpLinkUri,
@@ -140,7 +149,28 @@ public static class Reports
                 ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
                 ["noFixReason"] = f.Reason,
             },
-        }).Concat(report.NewWarnings.Select(w => (JsonNode)new JsonObject
+        }).Concat(report.Proposed.Select(p => (JsonNode)new JsonObject
+        {
+            // A dry run's site as it is on disk, with the replacement that would fix it.
+            ["ruleId"] = p.Finding.Id,
+            ["level"] = p.Finding.Severity,
+            ["message"] = new JsonObject { ["text"] = p.Finding.Message },
+            ["locations"] = new JsonArray(Location(p.Finding.Path, p.Finding.Line, p.Finding.Column)),
+            ["fixes"] = new JsonArray(new JsonObject
+            {
+                ["description"] = new JsonObject { ["text"] = "Wait for the low-buffer event instead of polling (backpressure fix)." },
+                ["artifactChanges"] = new JsonArray(new JsonObject
+                {
+                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri(p.Finding.Path), ["uriBaseId"] = "SRCROOT" },
+                    ["replacements"] = new JsonArray(p.Replacements.Select(r => (JsonNode)new JsonObject
+                    {
+                        ["deletedRegion"] = new JsonObject { ["startLine"] = r.StartLine, ["startColumn"] = r.StartColumn, ["endLine"] = r.EndLine, ["endColumn"] = r.EndColumn },
+                        ["insertedContent"] = new JsonObject { ["text"] = r.Text },
+                    }).ToArray()),
+                }),
+            }),
+            ["properties"] = new JsonObject { ["fixable"] = true, ["fixes"] = new JsonArray(p.Finding.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()) },
+        })).Concat(report.NewWarnings.Select(w => (JsonNode)new JsonObject
         {
             // The compiler's own warning, in the fixed code: it does not refuse the fix, but someone should look.
             ["ruleId"] = w.Id,
@@ -191,4 +221,10 @@ public static class Reports
         };
         return sarif.ToJsonString(Indented) + Environment.NewLine;
     }
+
+    /// <summary>"Time-based polling on a channel's buffered amount" becomes TimeBasedPollingOnAChannelsBufferedAmount.</summary>
+    public static string PascalCase(string title) => string.Concat(
+        title.Replace("'", string.Empty, StringComparison.Ordinal)
+            .Split((char[])[' ', '-', '_', '.', ',', ':', '(', ')', '/'], StringSplitOptions.RemoveEmptyEntries)
+            .Select(word => char.ToUpperInvariant(word[0]) + word[1..]));
 }

@@ -257,6 +257,26 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     }
 
     [Fact]
+    public async Task DryRun_Sarif_ListsTheSitesItWouldFix_WithSarifFixes_AndPascalCaseRuleNames()
+    {
+        var (code, output, _) = await Cli.RunAsync("fix", sample.Sample, "--dry-run", "--format", "sarif");
+
+        Assert.Equal(ExitCodes.FindingsRemain, code);
+        var run = JsonDocument.Parse(output).RootElement.GetProperty("runs")[0];
+        Assert.All(run.GetProperty("tool").GetProperty("driver").GetProperty("rules").EnumerateArray(), r =>
+            Assert.Matches("^[A-Z][A-Za-z0-9]*$", r.GetProperty("name").GetString()!));
+        var results = run.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(4, results.Count); // three it would fix, one left
+        var withFixes = results.Where(r => r.TryGetProperty("fixes", out _)).ToList();
+        Assert.Equal([14, 30, 49], withFixes.Select(r => r.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32()).Order());
+        var inserted = withFixes.SelectMany(r => r.GetProperty("fixes")[0].GetProperty("artifactChanges")[0].GetProperty("replacements").EnumerateArray())
+            .Select(r => r.GetProperty("insertedContent").GetProperty("text").GetString()!)
+            .ToList();
+        Assert.Contains(inserted, t => t.Contains("SendAsync(file, ", StringComparison.Ordinal));
+        Assert.Contains(inserted, t => t.Contains("WaitForBufferedAmountLowAsync(0)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UnrestoredProject_Exit2_SaysSo_InOneLine()
     {
         using var folder = new Cli.LooseFolder();
@@ -537,7 +557,7 @@ public sealed class LooseFolderTests
         Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left for a manual fix. The fix added 1 compiler warning(s).", text, StringComparison.Ordinal);
         var warning = Assert.Single(JsonDocument.Parse(json).RootElement.GetProperty("newWarnings").EnumerateArray());
         Assert.Equal(("CS0219", "Sender.cs", 8), (warning.GetProperty("id").GetString(), warning.GetProperty("path").GetString(), warning.GetProperty("line").GetInt32()));
-        var result = Assert.Single(JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results").EnumerateArray());
+        var result = Assert.Single(JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results").EnumerateArray(), r => r.GetProperty("ruleId").GetString() != "BP0001");
         Assert.Equal("CS0219", result.GetProperty("ruleId").GetString());
         Assert.Equal(8, result.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32());
     }
@@ -711,5 +731,208 @@ public sealed class ProjectLoadingTests
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Equal("error: 'Stale.csproj' changed since its last restore (package 'Backpressure' is not in its restore): run 'dotnet restore' first.", error.Trim());
         Assert.Empty(output);
+    }
+}
+
+/// <summary>Interruptions and failures in the write phase, through the entry point; the hook acts only on its own folder.</summary>
+public sealed class SafeWriteTests
+{
+    private const string SecondSender = """
+        using System.Threading.Tasks;
+
+        public static class SecondSender
+        {
+            public static async Task PumpAsync(Wire wire, byte[] chunk)
+            {
+                while (wire.BufferedAmount > 1024)
+                {
+                    await Task.Delay(5);
+                }
+
+                wire.Send(chunk, 0, chunk.Length);
+            }
+        }
+        """;
+
+    private static async Task<(int Code, string Output, string Error)> RunWithHookAsync(Cli.LooseFolder folder, Action<string, int, CancellationTokenSource> onReplace)
+    {
+        using var cancellation = new CancellationTokenSource();
+        var count = 0;
+        FileWriter.BeforeReplace = target =>
+        {
+            if (target.StartsWith(folder.Path, StringComparison.Ordinal))
+            {
+                onReplace(target, count++, cancellation);
+            }
+        };
+        try
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            var code = await Program.RunAsync(["fix", folder.Path], output, error, cancellation.Token);
+            return (code, output.ToString(), error.ToString());
+        }
+        finally
+        {
+            FileWriter.BeforeReplace = null;
+        }
+    }
+
+    private static (Cli.LooseFolder Folder, string First, string Second) TwoFixableFiles()
+    {
+        var folder = new Cli.LooseFolder();
+        folder.Write("Wire.cs", Cli.Channel);
+        return (folder, folder.Write("A.cs", Cli.FixableSender), folder.Write("B.cs", SecondSender));
+    }
+
+    private static void AssertUntouched(Cli.LooseFolder folder, string first, string second)
+    {
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(first));
+        Assert.Equal(SecondSender, File.ReadAllText(second));
+        Assert.Equal(["A.cs", "B.cs", "Wire.cs"], Directory.GetFiles(folder.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task CtrlC_DuringTheWrite_Exit130_OneLine_EveryFileAsItWas_NoTemporaryLeft()
+    {
+        var (folder, first, second) = TwoFixableFiles();
+        using var _ = folder;
+
+        // Interrupted after the first file was replaced: it must be put back.
+        var (code, _, error) = await RunWithHookAsync(folder, (_, index, cancellation) =>
+        {
+            if (index == 1)
+            {
+                cancellation.Cancel();
+            }
+        });
+
+        Assert.Equal(ExitCodes.Interrupted, code);
+        Assert.Equal("error: interrupted; nothing was written (any file already replaced was put back).", error.Trim());
+        AssertUntouched(folder, first, second);
+    }
+
+    [Fact]
+    public async Task CtrlC_BeforeAnything_Exit130_OneLine()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await Program.RunAsync(["fix", folder.Path], output, error, cancelled.Token);
+
+        Assert.Equal(ExitCodes.Interrupted, code);
+        Assert.Single(error.ToString().Trim().Split('\n'));
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(sender));
+    }
+
+    [Fact]
+    public async Task AFailedReplace_PutsBackWhatWasReplaced_Exit2_NoTemporaryOrBackupLeft()
+    {
+        var (folder, first, second) = TwoFixableFiles();
+        using var _ = folder;
+
+        var (code, _, error) = await RunWithHookAsync(folder, (_, index, _) =>
+        {
+            if (index == 1)
+            {
+                throw new IOException("disk full (simulated)");
+            }
+        });
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: could not write: disk full (simulated); nothing was written.", error.Trim());
+        AssertUntouched(folder, first, second);
+    }
+
+    [Fact]
+    public async Task AFileEditedWhileFixRuns_IsLeftAlone_Exit2_AndNothingElseIsWritten()
+    {
+        var (folder, first, second) = TwoFixableFiles();
+        using var _ = folder;
+        const string Edit = "// edited by someone else meanwhile\n";
+
+        var (code, _, error) = await RunWithHookAsync(folder, (_, index, _) =>
+        {
+            if (index == 0)
+            {
+                File.WriteAllText(second, Edit + SecondSender);
+            }
+        });
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("B.cs' changed on disk while fix was writing; it was left alone and nothing was written.", error, StringComparison.Ordinal);
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(first));
+        Assert.Equal(Edit + SecondSender, File.ReadAllText(second));
+    }
+}
+
+public sealed class OptionTests
+{
+    [Fact]
+    public async Task Output_NamingASourceFile_IsRefused_Exit2_AndTheSourceIsKept()
+    {
+        using var folder = new Cli.LooseFolder();
+        var sender = folder.Write("Sender.cs", Cli.FixableSender);
+        folder.Write("Wire.cs", Cli.Channel);
+
+        var (code, _, error) = await Cli.RunAsync("fix", folder.Path, "--output", sender);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal($"error: --output '{sender}' is one of the inputs; the report would replace it. Name another file. Nothing was written.", error.Trim());
+        Assert.Equal(Cli.FixableSender, File.ReadAllText(sender));
+    }
+
+    [Fact]
+    public async Task Output_InAMissingFolder_IsRefusedBeforeAnyAnalysis()
+    {
+        // The path does not even exist: only a check made before loading can answer about --output first.
+        var (code, _, error) = await Cli.RunAsync("check", "/nonexistent/place", "--output", "/nonexistent/folder/r.json");
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: the folder of --output '/nonexistent/folder/r.json' does not exist; nothing was written.", error.Trim());
+    }
+
+    [Fact]
+    public async Task Output_Empty_OneCleanLine()
+    {
+        var (code, _, error) = await Cli.RunAsync("check", ".", "--output", string.Empty);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: --output needs a file name; nothing was written.", error.Trim());
+    }
+
+    [Fact]
+    public async Task UnknownFormat_ListsTheChoices()
+    {
+        var (code, _, error) = await Cli.RunAsync("check", ".", "--format", "xml");
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("error: unknown --format 'xml': choose text, json or sarif. (see --help)", error.Trim());
+    }
+
+    [Fact]
+    public async Task Help_NamesTheCommand_backpressure()
+    {
+        var (code, output, _) = await Cli.RunAsync("--help");
+        var (fixCode, fixHelp, _) = await Cli.RunAsync("fix", "--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("backpressure [command] [options]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Backpressure.Cli", output, StringComparison.Ordinal);
+        Assert.Equal(0, fixCode);
+        Assert.Contains("backpressure fix <path> [options]", fixHelp, StringComparison.Ordinal);
+        Assert.Contains("--fix-level", fixHelp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SarifRuleNames_ArePascalCaseIdentifiers()
+    {
+        Assert.Equal("TimeBasedPollingOnAChannelsBufferedAmount", Reports.PascalCase("Time-based polling on a channel's buffered amount"));
     }
 }
