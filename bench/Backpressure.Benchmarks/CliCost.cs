@@ -21,6 +21,9 @@ internal static class CliCost
     private sealed record Size(int Projects, int FilesPerProject, int Runs)
     {
         public int Files => Projects * FilesPerProject;
+
+        /// <summary>Gets how many files one polling site comes with: 10 by default, 1 for the many-sites curve.</summary>
+        public int PollEvery { get; init; } = CliCost.PollEvery;
     }
 
     private sealed record Tool(string Name, Func<string, string[]> Arguments);
@@ -34,18 +37,31 @@ internal static class CliCost
 
     private sealed record ToolRun(Measured Measured, int SitesFixed, int FilesChanged, string SourcesHash);
 
-    /// <summary>With no size, the two defaults; a size given runs that size only.</summary>
-    public static async Task<int> RunAsync(int? projects, int filesPerProject, int? runs)
-    {
-        if (projects < 1 || filesPerProject < 1 || runs < 1)
-        {
-            Console.Error.WriteLine("cli-cost [projects] [files per project] [runs]: each at least 1");
-            return 2;
-        }
+    /// <summary>
+    /// The many-sites curve: one project whose every file polls, at each of <paramref name="siteCounts"/>, so
+    /// time against sites shows whether fixing grows linearly with the sites of one project.
+    /// </summary>
+    public static Task<int> RunSitesAsync(IReadOnlyList<int> siteCounts, int? runs) =>
+        siteCounts.Count == 0 || siteCounts.Any(n => n < 1) || runs < 1
+            ? Task.FromResult(Usage())
+            : RunAsync([.. siteCounts.Select(n => new Size(1, n, runs ?? 1) { PollEvery = 1 })]);
 
-        Size[] sizes = projects is { } p
-            ? [new Size(p, filesPerProject, runs ?? (p * filesPerProject <= 1250 ? 3 : 1))]
-            : [new Size(50, 25, runs ?? 3), new Size(200, 25, runs ?? 1)];
+    /// <summary>With no size, the two defaults; a size given runs that size only.</summary>
+    public static Task<int> RunAsync(int? projects, int filesPerProject, int? runs) =>
+        projects < 1 || filesPerProject < 1 || runs < 1
+            ? Task.FromResult(Usage())
+            : RunAsync(projects is { } p
+                ? [new Size(p, filesPerProject, runs ?? (p * filesPerProject <= 1250 ? 3 : 1))]
+                : [new Size(50, 25, runs ?? 3), new Size(200, 25, runs ?? 1)]);
+
+    private static int Usage()
+    {
+        Console.Error.WriteLine("cli-cost [projects] [files per project] [runs], or cli-cost sites <n,n,...> [runs]: each at least 1");
+        return 2;
+    }
+
+    private static async Task<int> RunAsync(Size[] sizes)
+    {
         var repository = RepositoryRoot();
         var clock = Stopwatch.StartNew();
 
@@ -75,7 +91,7 @@ internal static class CliCost
         ];
 
         Console.WriteLine(await MachineAsync());
-        Console.WriteLine(Invariant($"CLI built in Release in {build.Wall.TotalSeconds:F0} s (not timed below); one file in {PollEvery} polls; project k references project (k-1)/2; peak memory = largest sum of VmRSS over the tool's process and all its descendants, sampled every 50 ms"));
+        Console.WriteLine(Invariant($"CLI built in Release in {build.Wall.TotalSeconds:F0} s (not timed below); project k references project (k-1)/2; peak memory = largest sum of VmRSS over the tool's process and all its descendants, sampled every 50 ms"));
 
         var rows = new List<string>();
         var notes = new List<string>();
@@ -100,7 +116,7 @@ internal static class CliCost
                 }
 
                 CopyTree(work, pristine);
-                Console.WriteLine(Invariant($"{size.Projects} projects x {size.FilesPerProject} files = {size.Files:N0} files, {sites} polling sites; generated and restored in {setup.Elapsed.TotalSeconds:F0} s (not timed); {size.Runs} run(s) per tool"));
+                Console.WriteLine(Invariant($"{size.Projects} projects x {size.FilesPerProject} files = {size.Files:N0} files, {sites} polling sites (one file in {size.PollEvery}); generated and restored in {setup.Elapsed.TotalSeconds:F0} s (not timed); {size.Runs} run(s) per tool"));
 
                 var results = tools.ToDictionary(t => t.Name, _ => new List<ToolRun>());
                 for (var run = 0; run < size.Runs; run++)
@@ -135,7 +151,7 @@ internal static class CliCost
                         : Invariant($"{list.Min(r => r.SitesFixed)}-{list.Max(r => r.SitesFixed)} of {sites}");
                     var failures = list.Where(r => r.Measured.Failed).Select(r => r.Measured.Exit).Distinct().ToList();
                     rows.Add(
-                        Invariant($"| {size.Projects} / {size.Files:N0} | {tool.Name} | {Summary(list.Select(r => r.Measured.Wall.TotalSeconds), "F1")} ") +
+                        Invariant($"| {size.Projects} / {size.Files:N0} / {sites:N0} | {tool.Name} | {Summary(list.Select(r => r.Measured.Wall.TotalSeconds), "F1")} ") +
                         Invariant($"| {Summary(list.Select(r => r.Measured.PeakBytes / 1048576.0), "F0")} | {fixedRange}{(failures.Count > 0 ? " (" + string.Join(", ", failures) + ")" : string.Empty)} |"));
                 }
             }
@@ -147,7 +163,7 @@ internal static class CliCost
 
         Console.WriteLine();
         Console.WriteLine(sizes.Any(s => s.Runs > 1) ? "median of the runs (min-max)" : "one run each");
-        Console.WriteLine("| size (projects / files) | tool | wall time, s | peak memory (tree), MiB | sites fixed |");
+        Console.WriteLine("| size (projects / files / sites) | tool | wall time, s | peak memory (tree), MiB | sites fixed |");
         Console.WriteLine("|---|---|---|---|---|");
         rows.ForEach(Console.WriteLine);
         foreach (var note in notes)
@@ -211,7 +227,7 @@ internal static class CliCost
 
             var first = k * size.FilesPerProject;
             var i = first;
-            foreach (var text in AnalyzerCost.Corpus(size.FilesPerProject, transportEvery: 1, first: first, pollEvery: PollEvery, lowEvent: true))
+            foreach (var text in AnalyzerCost.Corpus(size.FilesPerProject, transportEvery: 1, first: first, pollEvery: size.PollEvery, lowEvent: true))
             {
                 sites += text.Contains("await Task.Delay(50, ct);", StringComparison.Ordinal) ? 1 : 0;
                 File.WriteAllText(Path.Combine(folder, Invariant($"Session{i++}.cs")), text + "\n");

@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost|cli-cost>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost|cli-cost [sites n,n,...]>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -33,6 +33,10 @@ switch (args.FirstOrDefault())
     case "transports":
         await TransportComparison.RunAsync();
         return 0;
+    case "cli-cost" when args.Length > 1 && args[1] == "sites":
+        return await CliCost.RunSitesAsync(
+            args.Length > 2 ? [.. args[2].Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))] : [100, 300, 1000],
+            args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : null);
     case "cli-cost":
         return await CliCost.RunAsync(
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null,
@@ -42,7 +46,7 @@ switch (args.FirstOrDefault())
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
         return 2;
 }
 #endif

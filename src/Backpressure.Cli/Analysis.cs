@@ -2,24 +2,48 @@ using System.Collections.Immutable;
 using Backpressure.Analyzers;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.Cli;
 
-/// <summary>One BP0001 site, as reported.</summary>
-public sealed record Finding(string Id, string Path, int Line, int Column, string Message, bool Fixable, string Severity);
+/// <summary>One BP0001 site, as reported: the rewrites it offers (equivalence keys) and, when it offers none it may use, why.</summary>
+public sealed record Finding(
+    string Id, string Path, int Line, int Column, string Message, bool Fixable, string Severity, IReadOnlyList<string> Fixes, string? Reason);
 
-/// <summary>What one analysis of a project found: its BP0001 sites and, when asked for, its compiler errors.</summary>
-public sealed record ProjectAnalysis(ImmutableArray<Diagnostic> Findings, ImmutableArray<Diagnostic> Errors);
+/// <summary>A compiler diagnostic the fix would add, where it would be in the fixed file.</summary>
+public sealed record CompilerMessage(string Id, string Path, int Line, int Column, string Message, string Severity)
+{
+    public override string ToString() => $"{Path}({Line},{Column}): {Severity} {Id}: {Message}";
+}
+
+/// <summary>One BP0001 diagnostic and what the CLI knows about its project.</summary>
+public sealed record Site(Diagnostic Diagnostic, ProjectId Project, bool HasRuntime)
+{
+    public string FilePath => Diagnostic.Location.SourceTree?.FilePath ?? string.Empty;
+
+    /// <summary>The same site seen by every target framework of a project: one file, one span.</summary>
+    public (string Path, TextSpan Span) Key => (FilePath, Diagnostic.Location.SourceSpan);
+}
+
+/// <summary>
+/// What one analysis of a project found: its BP0001 sites and, when asked for, the compiler's errors and
+/// warnings; and whether the runtime's <c>Backpressure.IBufferedChannel</c> is in its compilation.
+/// </summary>
+public sealed record ProjectAnalysis(ImmutableArray<Diagnostic> Findings, ImmutableArray<Diagnostic> Errors, ImmutableArray<Diagnostic> Warnings, bool HasRuntime);
 
 /// <summary>Runs BP0001 over every project, with each project's own options (.editorconfig severity and BP0001.member_names).</summary>
 public static class Analysis
 {
+    public const string RuntimeContract = "Backpressure.IBufferedChannel";
+
+    public const string MissingRuntimeReason = "the project does not reference the runtime package: run 'dotnet add package Backpressure'";
+
     /// <summary>
-    /// Analyses one project. With <paramref name="withErrors"/> the compiler's errors come from the same pass:
-    /// the analyzer driver compiles every method body anyway, so asking for both costs about as much as
-    /// asking for the analyzer's findings alone, and far less than a second, separate compile.
+    /// Analyses one project. With <paramref name="withCompiler"/> the compiler's errors and warnings come from
+    /// the same pass: the analyzer driver compiles every method body anyway, so asking for both costs about as
+    /// much as asking for the analyzer's findings alone, and far less than a second, separate compile.
     /// </summary>
-    public static async Task<ProjectAnalysis> AnalyzeAsync(Project project, bool withErrors, CancellationToken cancellationToken)
+    public static async Task<ProjectAnalysis> AnalyzeAsync(Project project, bool withCompiler, CancellationToken cancellationToken)
     {
         var compilation = await project.GetCompilationAsync(cancellationToken)
             ?? throw new CliException(ExitCodes.BadInput, $"'{project.Name}' has no compilation.");
@@ -27,7 +51,7 @@ public static class Analysis
         var options = new CompilationWithAnalyzersOptions(project.AnalyzerOptions, (ex, _, _) => { lock (thrown) { thrown.Add(ex); } }, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
         var analyzer = new BP0001BufferedAmountPollingAnalyzer();
         var withAnalyzers = compilation.WithAnalyzers([analyzer], options);
-        var diagnostics = withErrors
+        var diagnostics = withCompiler
             ? await withAnalyzers.GetAllDiagnosticsAsync(cancellationToken)
             : await withAnalyzers.GetAnalyzerDiagnosticsAsync(cancellationToken);
         if (thrown.Count > 0)
@@ -36,22 +60,27 @@ public static class Analysis
         }
 
         var ours = analyzer.SupportedDiagnostics.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        var compiler = withCompiler ? diagnostics.Where(d => !d.IsSuppressed && !ours.Contains(d.Id)).ToList() : [];
         return new ProjectAnalysis(
             diagnostics
                 .Where(d => d.Id == DiagnosticIds.BufferedAmountPolling && !d.IsSuppressed && d.Severity != DiagnosticSeverity.Hidden && d.Location.IsInSource)
+
+                // A file that does not parse is skipped (the loader says so): its sites are not reported, and so never fixed.
+                .Where(d => !d.Location.SourceTree!.GetDiagnostics(cancellationToken).Any(e => e.Severity == DiagnosticSeverity.Error))
                 .ToImmutableArray(),
-            withErrors
-                ? diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && !d.IsSuppressed && !ours.Contains(d.Id)).ToImmutableArray()
-                : []);
+            [.. compiler.Where(d => d.Severity == DiagnosticSeverity.Error)],
+            [.. compiler.Where(d => d.Severity == DiagnosticSeverity.Warning && !d.IsWarningAsError)],
+            compilation.GetTypeByMetadataName(RuntimeContract) is not null);
     }
 
     /// <summary>
-    /// Analyses every C# project of <paramref name="solution"/>, or, given an earlier analysis of the same
-    /// solution and the projects changed since, only those and the projects that depend on them.
+    /// Analyses every C# project of <paramref name="solution"/> (each target framework of a project is one),
+    /// or, given an earlier analysis of the same solution and the projects changed since, only those and the
+    /// projects that depend on them.
     /// </summary>
     public static async Task<ImmutableDictionary<ProjectId, ProjectAnalysis>> AnalyzeAsync(
         Solution solution,
-        bool withErrors,
+        bool withCompiler,
         CancellationToken cancellationToken,
         ImmutableDictionary<ProjectId, ProjectAnalysis>? previous = null,
         IEnumerable<ProjectId>? changed = null)
@@ -68,30 +97,65 @@ public static class Analysis
         {
             result[project.Id] = stale is not null && !stale.Contains(project.Id) && previous!.TryGetValue(project.Id, out var kept)
                 ? kept
-                : await AnalyzeAsync(project, withErrors, cancellationToken);
+                : await AnalyzeAsync(project, withCompiler, cancellationToken);
         }
 
         return result.ToImmutable();
     }
 
-    /// <summary>Every BP0001 site in the solution.</summary>
-    public static async Task<ImmutableArray<Diagnostic>> DiagnosticsAsync(Solution solution, CancellationToken cancellationToken) =>
-        Findings(await AnalyzeAsync(solution, withErrors: false, cancellationToken));
+    /// <summary>
+    /// Every BP0001 site of an analysis, each once however many target frameworks see it; where targets see
+    /// it differently (one has no runtime), as the target that offers the least sees it.
+    /// </summary>
+    public static ImmutableArray<Site> Sites(ImmutableDictionary<ProjectId, ProjectAnalysis> analysis) =>
+        [.. analysis
+            .OrderBy(p => p.Key.Id)
+            .SelectMany(p => p.Value.Findings.Select(d => new Site(d, p.Key, p.Value.HasRuntime)))
+            .GroupBy(s => s.Key)
+            .Select(g => g.OrderBy(s => FixLevels.Offered(s.Diagnostic).Length).ThenBy(s => s.HasRuntime).First())];
 
-    /// <summary>The BP0001 sites of an analysis, in no particular order.</summary>
-    public static ImmutableArray<Diagnostic> Findings(ImmutableDictionary<ProjectId, ProjectAnalysis> analysis) =>
-        [.. analysis.Values.SelectMany(a => a.Findings)];
-
-    public static Finding ToFinding(Diagnostic diagnostic, string root)
+    /// <summary>Why a site has no rewrite its run may apply, for people; null when it has one or no reason is known.</summary>
+    public static string? Reason(Site site, FixLevel level)
     {
+        var offered = FixLevels.Offered(site.Diagnostic);
+        if (offered.Length > 0)
+        {
+            return FixLevels.Choose(site.Diagnostic, level) is null
+                ? $"its rewrite needs --fix-level {FixLevels.OptionValue(FixLevels.LevelOf(offered.OrderBy(FixLevels.LevelOf).First()))}"
+                : null;
+        }
+
+        if (site.Diagnostic.Properties.TryGetValue(FixLevels.NoFixProperty, out var reason) && !string.IsNullOrWhiteSpace(reason))
+        {
+            return reason;
+        }
+
+        return site.HasRuntime ? null : MissingRuntimeReason;
+    }
+
+    public static Finding ToFinding(Site site, string root, FixLevel level, LinePosition? position = null)
+    {
+        var diagnostic = site.Diagnostic;
         var span = diagnostic.Location.GetLineSpan();
+        var start = position ?? span.StartLinePosition;
+        var fixes = FixLevels.Offered(diagnostic);
         return new Finding(
             diagnostic.Id,
             WorkspaceLoader.Relative(root, span.Path),
-            span.StartLinePosition.Line + 1,
-            span.StartLinePosition.Character + 1,
+            start.Line + 1,
+            start.Character + 1,
             diagnostic.GetMessage(),
-            diagnostic.Properties.ContainsKey(PollingSite.FixKey),
-            diagnostic.Severity == DiagnosticSeverity.Error ? "error" : diagnostic.Severity == DiagnosticSeverity.Info ? "note" : "warning");
+            FixLevels.Choose(diagnostic, level) is not null,
+            diagnostic.Severity == DiagnosticSeverity.Error ? "error" : diagnostic.Severity == DiagnosticSeverity.Info ? "note" : "warning",
+            fixes,
+            Reason(site, level));
+    }
+
+    public static CompilerMessage ToMessage(Diagnostic diagnostic, string root, string fallbackPath)
+    {
+        var span = diagnostic.Location.GetLineSpan();
+        var path = string.IsNullOrEmpty(span.Path) ? fallbackPath : WorkspaceLoader.Relative(root, span.Path);
+        return new CompilerMessage(diagnostic.Id, path, span.StartLinePosition.Line + 1, span.StartLinePosition.Character + 1, diagnostic.GetMessage(),
+            diagnostic.Severity == DiagnosticSeverity.Error ? "error" : "warning");
     }
 }

@@ -14,4 +14,11 @@ public enum ReportFormat
 }
 
 /// <summary>Everything a run was asked to do, parsed once.</summary>
-public sealed record CliOptions(Verb Verb, string Path, ReportFormat Format, string? OutputFile, bool DryRun);
+public sealed record CliOptions(Verb Verb, string Path, ReportFormat Format, string? OutputFile, bool DryRun)
+{
+    /// <summary>Gets the most complete rewrite fix may apply at a site.</summary>
+    public FixLevel FixLevel { get; init; } = FixLevel.SendLoop;
+
+    /// <summary>Gets the MSBuild configuration projects are loaded in, as a build would be without -c.</summary>
+    public string Configuration { get; init; } = "Debug";
+}

@@ -1,73 +1,171 @@
 using System.Collections.Immutable;
 using Backpressure.Analyzers;
+using Backpressure.Analyzers.Adapters;
 using Backpressure.CodeFixes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.Cli;
 
 /// <summary>
-/// The outcome of fixing: the fixed solution, the documents it changed, the errors it would add, and the
-/// BP0001 sites before (<paramref name="Found"/>) and after (<paramref name="Left"/>).
+/// The outcome of fixing: the fixed solution, the documents it changed (one per file), the compiler errors
+/// and warnings it would add, and the BP0001 sites before (<paramref name="Found"/>) and after (<paramref name="Left"/>).
 /// </summary>
 public sealed record FixResult(
-    Solution Fixed, IReadOnlyList<DocumentId> ChangedDocuments, IReadOnlyList<string> NewErrors, ImmutableArray<Diagnostic> Found, ImmutableArray<Diagnostic> Left);
+    Solution Fixed,
+    IReadOnlyList<DocumentId> ChangedDocuments,
+    IReadOnlyList<CompilerMessage> NewErrors,
+    IReadOnlyList<CompilerMessage> NewWarnings,
+    ImmutableArray<Site> Found,
+    ImmutableArray<Site> Left)
+{
+    /// <summary>Gets the sites left unfixed because their rewrite would not call the runtime, by <see cref="Fixer.Identity"/>, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Refused { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Gets misbound calls that no refusal could remove (the fix is refused whole then).</summary>
+    public IReadOnlyList<string> Misbound { get; init; } = [];
+}
 
 /// <summary>
-/// Applies BP0001's fix-all document by document, re-analyses, and repeats while sites remain fixable
-/// (at most <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Every analysis
-/// also compiles (one pass gives both), and a re-analysis covers only the changed projects and those that
-/// depend on them; the fix counts only if no project, changed or dependent, has an error it did not have.
+/// Applies BP0001's fix-all file by file, re-analyses, and repeats while sites remain fixable (at most
+/// <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Each round gives a file one
+/// batch: the sites of one rewrite (the most complete its level allows) as one target framework sees them;
+/// the new text then replaces the file in every project and target that compiles it, and what is left
+/// (another rewrite, a site only another target sees) waits for the next round, when positions are fresh.
+/// Every analysis also compiles (one pass gives both), and a re-analysis covers only the changed projects
+/// and those that depend on them; the fix counts only if no project, changed or dependent, has an error it
+/// did not have. Warnings it did not have are handed back to be reported.
 /// </summary>
 public static class Fixer
 {
-    public const int MaxIterations = 3;
+    /// <summary>Three rewrites, plus a round for sites that only show once their neighbours are fixed.</summary>
+    public const int MaxIterations = 4;
 
-    public static async Task<FixResult> FixAsync(Solution original, string root, CancellationToken cancellationToken)
+    /// <summary>The runtime's methods a rewrite calls: each new call must bind to the runtime, not to a same-named method of the user's.</summary>
+    private static readonly string[] RuntimeMethods =
+        ["WaitForBufferedAmountLowAsync", "DelayUntilBufferedAmountLowAsync", "SleepUntilBufferedAmountLow", "SendAsync", "AsBufferedChannel"];
+
+    private const string RuntimeAssembly = "Backpressure";
+
+    public static async Task<FixResult> FixAsync(Solution original, string root, FixLevel level, CancellationToken cancellationToken)
+    {
+        var before = await Analysis.AnalyzeAsync(original, withCompiler: true, cancellationToken);
+        var refused = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // A site whose rewrite would call someone else's method is left out, and the fix made again without
+        // it: every other site still gets its rewrite. Each pass refuses at least one site, or is the last.
+        for (var pass = 0; ; pass++)
+        {
+            var (solution, analysis) = await ApplyAsync(original, before, level, refused.Keys.ToHashSet(StringComparer.Ordinal), cancellationToken);
+            var changedDocuments = solution.GetChanges(original).GetProjectChanges()
+                .SelectMany(p => p.GetChangedDocuments())
+                .ToList();
+            var misbound = await MisboundAsync(original, solution, changedDocuments, Analysis.Sites(before), cancellationToken);
+            var fresh = misbound.Where(m => !refused.ContainsKey(m.Site)).ToList();
+            if (fresh.Count == 0 || pass == 3)
+            {
+                return new FixResult(
+                    solution,
+                    changedDocuments.DistinctBy(id => solution.GetDocument(id)!.FilePath ?? id.ToString()).ToList(),
+                    Added(before, analysis, a => a.Errors, solution, root),
+                    Added(before, analysis, a => a.Warnings, solution, root),
+                    Analysis.Sites(before),
+                    Analysis.Sites(analysis))
+                {
+                    Refused = refused,
+                    Misbound = [.. misbound.Where(m => !refused.ContainsKey(m.Site)).Select(m => m.Reason)],
+                };
+            }
+
+            foreach (var (site, reason) in fresh)
+            {
+                refused.TryAdd(site, reason);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Who a site is, in a way that survives other rewrites in its file: its file, its member and its header
+    /// text (two sites with the same header in the same member share it, and are refused or tried together).
+    /// </summary>
+    public static string Identity(Diagnostic diagnostic)
+    {
+        var tree = diagnostic.Location.SourceTree;
+        if (tree is null)
+        {
+            return diagnostic.Location.ToString();
+        }
+
+        var node = tree.GetRoot().FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+        var member = node.AncestorsAndSelf().FirstOrDefault(n => n is MemberDeclarationSyntax or LocalFunctionStatementSyntax) switch
+        {
+            BaseMethodDeclarationSyntax m => m.ToString().Split('{', '=')[0],
+            LocalFunctionStatementSyntax f => f.Identifier.Text,
+            PropertyDeclarationSyntax p => p.Identifier.Text,
+            { } other => other.Kind().ToString(),
+            null => string.Empty,
+        };
+        return $"{tree.FilePath}|{member.Trim()}|{tree.GetText().ToString(diagnostic.Location.SourceSpan)}";
+    }
+
+    private static async Task<(Solution Solution, ImmutableDictionary<ProjectId, ProjectAnalysis> Analysis)> ApplyAsync(
+        Solution original, ImmutableDictionary<ProjectId, ProjectAnalysis> before, FixLevel level, HashSet<string> refused, CancellationToken cancellationToken)
     {
         var provider = new BP0001BufferedAmountPollingCodeFix();
-        var fixAll = provider.GetFixAllProvider();
+        var fixAll = provider.GetFixAllProvider()!;
         var solution = original;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var before = await Analysis.AnalyzeAsync(original, withErrors: true, cancellationToken);
+        var attempted = new HashSet<string>(StringComparer.Ordinal);
         var analysis = before;
 
         for (var round = 0; round < MaxIterations; round++)
         {
-            var fixable = Analysis.Findings(analysis)
-                .Where(d => d.Properties.ContainsKey(PollingSite.FixKey))
+            // A site offered the same rewrite again after it was applied would loop: it is not tried twice.
+            var candidates = analysis
+                .SelectMany(p => p.Value.Findings.Select(d => (Project: p.Key, Diagnostic: d, Key: FixLevels.Choose(d, level))))
+                .Where(c => c.Key is not null)
+                .Where(c => !refused.Contains(Identity(c.Diagnostic)))
+                .Select(c => (c.Project, c.Diagnostic, Key: c.Key!, Attempt: $"{c.Key}|{Identity(c.Diagnostic)}"))
+                .Where(c => !attempted.Contains(c.Attempt))
                 .ToList();
-
-            // A site that is fixable again after being fixed would loop: stop instead.
-            var keys = fixable.Select(d => $"{d.Location.SourceTree?.FilePath}|{d.Location.SourceTree?.GetText(cancellationToken).ToString(d.Location.SourceSpan)}").ToList();
-            var fresh = keys.Count(k => seen.Add(k));
-            if (fixable.Count == 0 || fresh == 0)
+            if (candidates.Count == 0)
             {
                 break;
             }
 
             var roundStart = solution;
-            foreach (var group in fixable.GroupBy(d => solution.GetDocumentId(d.Location.SourceTree)))
+            foreach (var file in candidates.GroupBy(c => c.Diagnostic.Location.SourceTree?.FilePath ?? string.Empty).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                if (group.Key is null || solution.GetDocument(group.Key) is not { } document)
+                // The most complete rewrite first: it may take in smaller sites with it.
+                var key = file.Select(c => c.Key).OrderByDescending(FixLevels.LevelOf).First();
+                var project = file.Where(c => c.Key == key).OrderBy(c => c.Project.Id).First().Project;
+                var batch = file.Where(c => c.Key == key && c.Project == project).ToList();
+                foreach (var c in batch)
+                {
+                    attempted.Add(c.Attempt);
+                }
+
+                if (solution.GetDocumentId(batch[0].Diagnostic.Location.SourceTree) is not { } documentId || solution.GetDocument(documentId) is not { } document)
                 {
                     continue;
                 }
 
                 var context = new FixAllContext(
-                    document, provider, FixAllScope.Document, BP0001BufferedAmountPollingCodeFix.ReplaceWaitEquivalenceKey,
-                    [DiagnosticIds.BufferedAmountPolling], new KnownDiagnostics(group.ToImmutableArray()), cancellationToken);
-                if (await fixAll!.GetFixAsync(context) is not { } action)
+                    document, provider, FixAllScope.Document, key,
+                    [DiagnosticIds.BufferedAmountPolling], new KnownDiagnostics([.. batch.Select(c => c.Diagnostic)]), cancellationToken);
+                if (await fixAll.GetFixAsync(context) is not { } action)
                 {
                     continue;
                 }
 
                 foreach (var operation in await action.GetOperationsAsync(cancellationToken))
                 {
-                    if (operation is ApplyChangesOperation apply)
+                    if (operation is ApplyChangesOperation apply && apply.ChangedSolution.GetDocument(documentId) is { } changed)
                     {
-                        solution = apply.ChangedSolution;
+                        solution = WithFileText(solution, document.FilePath, documentId, await changed.GetTextAsync(cancellationToken));
                     }
                 }
             }
@@ -75,42 +173,199 @@ public static class Fixer
             var changedThisRound = solution.GetChanges(roundStart).GetProjectChanges().Select(p => p.ProjectId).ToList();
             if (changedThisRound.Count == 0)
             {
+                continue;
+            }
+
+            analysis = await Analysis.AnalyzeAsync(solution, withCompiler: true, cancellationToken, analysis, changedThisRound);
+        }
+
+        return (solution, analysis);
+    }
+
+    /// <summary>
+    /// Every call a rewrite added (inside a changed stretch of a changed document, in every target) to one of
+    /// the runtime's method names that binds to a method outside the runtime: the user's own same-named
+    /// extension, say, which would compile and silently drop the backpressure. The generator's adapter counts
+    /// as the runtime's. Each is handed back with the original site whose rewrite added it.
+    /// </summary>
+    private static async Task<List<(string Site, string Reason)>> MisboundAsync(
+        Solution original, Solution fixedSolution, IReadOnlyList<DocumentId> changed, ImmutableArray<Site> sites, CancellationToken cancellationToken)
+    {
+        var found = new List<(string Site, string Reason)>();
+        foreach (var id in changed)
+        {
+            var after = fixedSolution.GetDocument(id)!;
+            var before = original.GetDocument(id)!;
+            var model = await after.GetSemanticModelAsync(cancellationToken);
+            var root = await after.GetSyntaxRootAsync(cancellationToken);
+            if (model is null || root is null)
+            {
+                continue;
+            }
+
+            var changes = (await after.GetTextChangesAsync(before, cancellationToken)).OrderBy(c => c.Span.Start).ToList();
+            var delta = 0;
+            var added = new List<(TextSpan New, int OldStart)>();
+            foreach (var change in changes)
+            {
+                added.Add((new TextSpan(change.Span.Start + delta, change.NewText?.Length ?? 0), change.Span.Start));
+                delta += (change.NewText?.Length ?? 0) - change.Span.Length;
+            }
+
+            foreach (var invocation in root.DescendantNodes().OfType<InvocationExpressionSyntax>())
+            {
+                var name = invocation.Expression switch
+                {
+                    MemberAccessExpressionSyntax m => m.Name.Identifier.Text,
+                    SimpleNameSyntax n => n.Identifier.Text,
+                    _ => null,
+                };
+                if (name is null || !RuntimeMethods.Contains(name, StringComparer.Ordinal)
+                    || added.FirstOrDefault(a => a.New.IntersectsWith(invocation.Span) || a.New.Contains(invocation.Span.Start)) is not { New.Length: > 0 } stretch)
+                {
+                    continue;
+                }
+
+                if (model.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol bound || IsRuntimes(bound, fixedSolution))
+                {
+                    continue; // unbound: an error, which the compile check reports
+                }
+
+                var method = bound.ReducedFrom ?? bound;
+                var span = invocation.GetLocation().GetLineSpan();
+                var site = sites.FirstOrDefault(s => s.FilePath == after.FilePath && Targets(s.Diagnostic).Any(t => t.Contains(stretch.OldStart) || t.End == stretch.OldStart));
+                if (site is null)
+                {
+                    continue;
+                }
+
+                found.Add((Identity(site.Diagnostic), $"the rewrite's call '{name}' would bind to '{method.ContainingType.ToDisplayString()}.{method.Name}' in assembly '{method.ContainingAssembly?.Name}', not to the runtime's (line {span.StartLinePosition.Line + 1} of the fixed file)"));
+            }
+        }
+
+        return found;
+    }
+
+    private static bool IsRuntimes(IMethodSymbol bound, Solution solution)
+    {
+        var method = bound.ReducedFrom ?? bound;
+        if (method.ContainingAssembly?.Name == RuntimeAssembly)
+        {
+            return true;
+        }
+
+        // The adapter generator's output: in the project's own assembly, but in no file of the user's.
+        return method.Name == "AsBufferedChannel"
+            && method.ContainingType.ToDisplayString() == "Backpressure.GeneratedChannelAdapters"
+            && method.DeclaringSyntaxReferences.All(r => solution.GetDocument(r.SyntaxTree) is null or SourceGeneratedDocument
+                && r.SyntaxTree.FilePath.Contains(typeof(ChannelAdapterGenerator).FullName!, StringComparison.Ordinal));
+    }
+
+    /// <summary>The stretches of the original file that a site's rewrites replace.</summary>
+    public static IEnumerable<TextSpan> Targets(Diagnostic diagnostic)
+    {
+        if (diagnostic.AdditionalLocations.Count > 0)
+        {
+            yield return diagnostic.AdditionalLocations[0].SourceSpan;
+        }
+
+        if (diagnostic.Properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span?.Split(',') is [var start, var length]
+            && int.TryParse(start, out var s) && int.TryParse(length, out var l))
+        {
+            yield return new TextSpan(s, l);
+        }
+
+        yield return diagnostic.Location.SourceSpan;
+    }
+
+    /// <summary>
+    /// Where a site of the fixed solution is in the original file: a dry run reports what is left where it is
+    /// on disk. A site inside a rewritten stretch maps to the start of that stretch.
+    /// </summary>
+    public static async Task<LinePosition> OriginalPositionAsync(Site site, Solution original, Solution fixedSolution, CancellationToken cancellationToken)
+    {
+        var position = site.Diagnostic.Location.SourceSpan.Start;
+        if (fixedSolution.GetDocument(site.Diagnostic.Location.SourceTree) is not { } after || original.GetDocument(after.Id) is not { } before)
+        {
+            return site.Diagnostic.Location.GetLineSpan().StartLinePosition;
+        }
+
+        var delta = 0;
+        var mapped = (int?)null;
+        foreach (var change in (await after.GetTextChangesAsync(before, cancellationToken)).OrderBy(c => c.Span.Start))
+        {
+            var newStart = change.Span.Start + delta;
+            if (position < newStart)
+            {
                 break;
             }
 
-            analysis = await Analysis.AnalyzeAsync(solution, withErrors: true, cancellationToken, analysis, changedThisRound);
+            if (position < newStart + (change.NewText?.Length ?? 0))
+            {
+                mapped = change.Span.Start;
+                break;
+            }
+
+            delta += (change.NewText?.Length ?? 0) - change.Span.Length;
         }
 
-        var changed = solution.GetChanges(original).GetProjectChanges().SelectMany(p => p.GetChangedDocuments()).ToList();
-        var newErrors = NewErrors(before, analysis, solution, root);
-        return new FixResult(solution, changed, newErrors, Analysis.Findings(before), Analysis.Findings(analysis));
+        var text = await before.GetTextAsync(cancellationToken);
+        return text.Lines.GetLinePosition(Math.Clamp(mapped ?? position - delta, 0, text.Length));
     }
 
-    /// <summary>Errors the fixed projects have that the originals did not, matched by id, file and message (positions move).</summary>
-    private static List<string> NewErrors(
-        ImmutableDictionary<ProjectId, ProjectAnalysis> before, ImmutableDictionary<ProjectId, ProjectAnalysis> after, Solution fixedSolution, string root)
+    /// <summary>The file's new text in every project (every target framework) that compiles it.</summary>
+    private static Solution WithFileText(Solution solution, string? path, DocumentId fixedId, SourceText text)
     {
-        var added = new List<string>();
-        foreach (var (id, analysis) in after)
+        var ids = path is null ? [fixedId] : solution.GetDocumentIdsWithFilePath(path).Append(fixedId).Distinct();
+        foreach (var id in ids)
         {
-            var old = before.TryGetValue(id, out var original) ? original.Errors : [];
+            solution = solution.WithDocumentText(id, text, PreservationMode.PreserveIdentity);
+        }
+
+        return solution;
+    }
+
+    /// <summary>
+    /// Diagnostics the fixed projects have that the originals did not, matched by id, file and message
+    /// (positions move), each once however many target frameworks have it, naming the targets that do when
+    /// not all of them do.
+    /// </summary>
+    private static List<CompilerMessage> Added(
+        ImmutableDictionary<ProjectId, ProjectAnalysis> before,
+        ImmutableDictionary<ProjectId, ProjectAnalysis> after,
+        Func<ProjectAnalysis, ImmutableArray<Diagnostic>> select,
+        Solution fixedSolution,
+        string root)
+    {
+        var added = new List<(CompilerMessage Message, Project Project)>();
+        foreach (var (id, analysis) in after.OrderBy(p => p.Key.Id))
+        {
+            var old = before.TryGetValue(id, out var original) ? select(original) : [];
             var counts = old.GroupBy(Key).ToDictionary(g => g.Key, g => g.Count());
-            foreach (var error in analysis.Errors)
+            var project = fixedSolution.GetProject(id)!;
+            foreach (var diagnostic in select(analysis))
             {
-                var key = Key(error);
+                var key = Key(diagnostic);
                 if (counts.TryGetValue(key, out var remaining) && remaining > 0)
                 {
                     counts[key] = remaining - 1;
                     continue;
                 }
 
-                var span = error.Location.GetLineSpan();
-                var path = span.Path.Length > 0 ? WorkspaceLoader.Relative(root, span.Path) : fixedSolution.GetProject(id)!.Name;
-                added.Add($"{path}({span.StartLinePosition.Line + 1},{span.StartLinePosition.Character + 1}): error {error.Id}: {error.GetMessage()}");
+                added.Add((Analysis.ToMessage(diagnostic, root, project.Name), project));
             }
         }
 
-        return added;
+        return added
+            .GroupBy(a => a.Message)
+            .Select(g =>
+            {
+                var targets = fixedSolution.Projects.Count(p => p.FilePath is not null && p.FilePath == g.First().Project.FilePath);
+                return targets > 1 && g.Count() < targets
+                    ? g.Key with { Message = $"{g.Key.Message} [{string.Join(", ", g.Select(a => a.Project.Name))}]" }
+                    : g.Key;
+            })
+            .ToList();
 
         static string Key(Diagnostic d) => $"{d.Id}|{d.Location.GetLineSpan().Path}|{d.GetMessage()}";
     }

@@ -4,11 +4,29 @@ using Backpressure.Analyzers;
 
 namespace Backpressure.Cli;
 
+/// <summary>One replacement a fix proposes: the region of the original file (1-based lines and columns, end exclusive) and its new text.</summary>
+public sealed record Replacement(int StartLine, int StartColumn, int EndLine, int EndColumn, string Text);
+
+/// <summary>A site a dry run would fix, with the replacements that fix it (in SARIF, its <c>fixes</c>).</summary>
+public sealed record ProposedFix(Finding Finding, IReadOnlyList<Replacement> Replacements);
+
 /// <summary>What a run reports: its findings and, for fix, what was fixed.</summary>
 public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int FilesChanged, bool DryRun, Verb Verb)
 {
     /// <summary>Gets the unified diff of a dry run (carried inside JSON, printed before the text report).</summary>
     public string? Diff { get; init; }
+
+    /// <summary>Gets the compiler warnings the fix adds, where they are in the fixed files (they do not refuse the fix).</summary>
+    public IReadOnlyList<CompilerMessage> NewWarnings { get; init; } = [];
+
+    /// <summary>Gets what loading and analysing warned about (restore warnings, unresolved types, skipped files).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Gets, for a dry run, the sites it would fix and how.</summary>
+    public IReadOnlyList<ProposedFix> Proposed { get; init; } = [];
+
+    /// <summary>Gets the MSBuild configuration analysed; null for loose files.</summary>
+    public string? Configuration { get; init; }
 
     public int Fixable => Findings.Count(f => f.Fixable);
 }
@@ -27,14 +45,30 @@ public static class Reports
 
     public static string Text(Report report)
     {
-        var lines = report.Findings.Select(f => $"{f.Path}({f.Line},{f.Column}): {f.Severity} {f.Id}: {f.Message}{(f.Fixable ? string.Empty : " [no automatic fix]")}").ToList();
+        var lines = report.Findings.Select(f => $"{f.Path}({f.Line},{f.Column}): {f.Severity} {f.Id}: {f.Message}{Tag(f)}").ToList();
+        lines.AddRange(report.NewWarnings.Select(w => $"{w} [added by the fix]"));
+        if (report.Configuration is not null)
+        {
+            lines.Add($"Configuration analysed: {report.Configuration}.");
+        }
+
         lines.Add(Summary(report));
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 
-    public static string Summary(Report report) => report.Verb == Verb.Check
-        ? $"{report.Findings.Count} finding(s), {report.Fixable} with an automatic fix."
-        : $"{(report.DryRun ? "Would fix" : "Fixed")} {report.Fixed} site(s) in {report.FilesChanged} file(s); {report.Findings.Count} site(s) left for a manual fix.";
+    private static string Tag(Finding finding) => finding.Fixable
+        ? string.Empty
+        : finding.Reason is null ? " [no automatic fix]" : $" [no automatic fix: {finding.Reason}]";
+
+    public static string Summary(Report report)
+    {
+        var summary = report.Verb == Verb.Check
+            ? $"{report.Findings.Count} finding(s), {report.Fixable} with an automatic fix."
+            : $"{(report.DryRun ? "Would fix" : "Fixed")} {report.Fixed} site(s) in {report.FilesChanged} file(s); {report.Findings.Count} site(s) left for a manual fix.";
+        return report.NewWarnings.Count == 0
+            ? summary
+            : $"{summary} The fix {(report.DryRun ? "would add" : "added")} {report.NewWarnings.Count} compiler warning(s).";
+    }
 
     public static string Json(Report report)
     {
@@ -48,7 +82,19 @@ public static class Reports
                 ["column"] = f.Column,
                 ["message"] = f.Message,
                 ["fixable"] = f.Fixable,
+                ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
+                ["reason"] = f.Reason,
             }).ToArray()),
+            ["newWarnings"] = new JsonArray(report.NewWarnings.Select(w => (JsonNode)new JsonObject
+            {
+                ["id"] = w.Id,
+                ["path"] = w.Path,
+                ["line"] = w.Line,
+                ["column"] = w.Column,
+                ["message"] = w.Message,
+            }).ToArray()),
+            ["warnings"] = new JsonArray(report.Warnings.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),
+            ["configuration"] = report.Configuration,
             ["summary"] = new JsonObject
             {
                 ["findings"] = report.Findings.Count,
@@ -72,52 +118,113 @@ public static class Reports
         // Paths relative to the repository, under a base id a code-scanning upload resolves.
         string Uri(string path) => System.Uri.EscapeDataString(Path.GetRelativePath(sourceRoot, Path.Combine(inputRoot, path)).Replace('\\', '/')).Replace("%2F", "/", StringComparison.Ordinal);
 
+        JsonObject Location(string path, int line, int column) => new()
+        {
+            ["physicalLocation"] = new JsonObject
+            {
+                ["artifactLocation"] = new JsonObject { ["uri"] = Uri(path), ["uriBaseId"] = "SRCROOT" },
+                ["region"] = new JsonObject { ["startLine"] = line, ["startColumn"] = column },
+            },
+        };
+
         var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
-            ["name"] = d.Title.ToString().Replace(" ", string.Empty, StringComparison.Ordinal).Replace("'", string.Empty, StringComparison.Ordinal),
+            ["name"] = PascalCase(d.Title.ToString()),
             ["shortDescription"] = new JsonObject { ["text"] = d.Title.ToString() },
             ["fullDescription"] = new JsonObject { ["text"] = d.Description.ToString() },
             ["helpUri"] = d.HelpLinkUri,
             ["defaultConfiguration"] = new JsonObject { ["level"] = d.DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error ? "error" : "warning" },
         }).ToArray());
 
-        var results = new JsonArray(report.Findings.Select(f => (JsonNode)new JsonObject
+        var results = report.Findings.Select(f => (JsonNode)new JsonObject
         {
             ["ruleId"] = f.Id,
             ["level"] = f.Severity,
-            ["message"] = new JsonObject { ["text"] = f.Message },
-            ["locations"] = new JsonArray(new JsonObject
+            ["message"] = new JsonObject { ["text"] = f.Reason is null ? f.Message : $"{f.Message} No automatic fix: {f.Reason}." },
+            ["locations"] = new JsonArray(Location(f.Path, f.Line, f.Column)),
+            ["properties"] = new JsonObject
             {
-                ["physicalLocation"] = new JsonObject
+                ["fixable"] = f.Fixable,
+                ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
+                ["noFixReason"] = f.Reason,
+            },
+        }).Concat(report.Proposed.Select(p => (JsonNode)new JsonObject
+        {
+            // A dry run's site as it is on disk, with the replacement that would fix it.
+            ["ruleId"] = p.Finding.Id,
+            ["level"] = p.Finding.Severity,
+            ["message"] = new JsonObject { ["text"] = p.Finding.Message },
+            ["locations"] = new JsonArray(Location(p.Finding.Path, p.Finding.Line, p.Finding.Column)),
+            ["fixes"] = new JsonArray(new JsonObject
+            {
+                ["description"] = new JsonObject { ["text"] = "Wait for the low-buffer event instead of polling (backpressure fix)." },
+                ["artifactChanges"] = new JsonArray(new JsonObject
                 {
-                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri(f.Path), ["uriBaseId"] = "SRCROOT" },
-                    ["region"] = new JsonObject { ["startLine"] = f.Line, ["startColumn"] = f.Column },
-                },
+                    ["artifactLocation"] = new JsonObject { ["uri"] = Uri(p.Finding.Path), ["uriBaseId"] = "SRCROOT" },
+                    ["replacements"] = new JsonArray(p.Replacements.Select(r => (JsonNode)new JsonObject
+                    {
+                        ["deletedRegion"] = new JsonObject { ["startLine"] = r.StartLine, ["startColumn"] = r.StartColumn, ["endLine"] = r.EndLine, ["endColumn"] = r.EndColumn },
+                        ["insertedContent"] = new JsonObject { ["text"] = r.Text },
+                    }).ToArray()),
+                }),
             }),
-            ["properties"] = new JsonObject { ["fixable"] = f.Fixable },
-        }).ToArray());
+            ["properties"] = new JsonObject { ["fixable"] = true, ["fixes"] = new JsonArray(p.Finding.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()) },
+        })).Concat(report.NewWarnings.Select(w => (JsonNode)new JsonObject
+        {
+            // The compiler's own warning, in the fixed code: it does not refuse the fix, but someone should look.
+            ["ruleId"] = w.Id,
+            ["level"] = "warning",
+            ["message"] = new JsonObject { ["text"] = $"{w.Message} (added by the fix)" },
+            ["locations"] = new JsonArray(Location(w.Path, w.Line, w.Column)),
+            ["properties"] = new JsonObject { ["addedByFix"] = true },
+        })).ToArray();
+
+        var run = new JsonObject
+        {
+            ["tool"] = new JsonObject
+            {
+                ["driver"] = new JsonObject
+                {
+                    ["name"] = "backpressure",
+                    ["informationUri"] = "https://github.com/backpressure-refactor/backpressure",
+                    ["semanticVersion"] = typeof(Reports).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
+                    ["rules"] = rules,
+                },
+            },
+            ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
+            ["results"] = new JsonArray(results),
+        };
+        if (report.Configuration is not null)
+        {
+            run["properties"] = new JsonObject { ["configuration"] = report.Configuration };
+        }
+
+        if (report.Warnings.Count > 0)
+        {
+            run["invocations"] = new JsonArray(new JsonObject
+            {
+                ["executionSuccessful"] = true,
+                ["toolExecutionNotifications"] = new JsonArray(report.Warnings.Select(w => (JsonNode)new JsonObject
+                {
+                    ["level"] = "warning",
+                    ["message"] = new JsonObject { ["text"] = w },
+                }).ToArray()),
+            });
+        }
 
         var sarif = new JsonObject
         {
             ["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json",
             ["version"] = "2.1.0",
-            ["runs"] = new JsonArray(new JsonObject
-            {
-                ["tool"] = new JsonObject
-                {
-                    ["driver"] = new JsonObject
-                    {
-                        ["name"] = "backpressure",
-                        ["informationUri"] = "https://github.com/backpressure-refactor/backpressure",
-                        ["semanticVersion"] = typeof(Reports).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
-                        ["rules"] = rules,
-                    },
-                },
-                ["originalUriBaseIds"] = new JsonObject { ["SRCROOT"] = new JsonObject { ["uri"] = new System.Uri(sourceRoot.TrimEnd('/') + "/").AbsoluteUri } },
-                ["results"] = results,
-            }),
+            ["runs"] = new JsonArray(run),
         };
         return sarif.ToJsonString(Indented) + Environment.NewLine;
     }
+
+    /// <summary>"Time-based polling on a channel's buffered amount" becomes TimeBasedPollingOnAChannelsBufferedAmount.</summary>
+    public static string PascalCase(string title) => string.Concat(
+        title.Replace("'", string.Empty, StringComparison.Ordinal)
+            .Split((char[])[' ', '-', '_', '.', ',', ':', '(', ')', '/'], StringSplitOptions.RemoveEmptyEntries)
+            .Select(word => char.ToUpperInvariant(word[0]) + word[1..]));
 }

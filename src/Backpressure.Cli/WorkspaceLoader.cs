@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using System.Reflection;
+using System.Text.Json;
+using System.Xml;
+using System.Xml.Linq;
 using Backpressure.Analyzers.Adapters;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -12,6 +15,9 @@ namespace Backpressure.Cli;
 /// <summary>A loaded code base: the solution, the workspace that owns it, and what loading it warned about.</summary>
 public sealed record LoadedCode(Workspace Workspace, Solution Solution, IReadOnlyList<string> Warnings) : IDisposable
 {
+    /// <summary>Gets the MSBuild configuration the projects were loaded in; null for loose files.</summary>
+    public string? Configuration { get; init; }
+
     public void Dispose() => Workspace.Dispose();
 }
 
@@ -33,16 +39,30 @@ public static class WorkspaceLoader
         global using System.Threading.Tasks;
         """;
 
-    public static async Task<LoadedCode> LoadAsync(Input input, CancellationToken cancellationToken)
+    public static async Task<LoadedCode> LoadAsync(Input input, string configuration, CancellationToken cancellationToken)
     {
-        var loaded = input.Kind == InputKind.LooseFolder ? LoadLooseFolder(input) : await LoadMSBuildAsync(input, cancellationToken);
-        await RejectUnparsableFilesAsync(loaded.Solution, input.Root, cancellationToken);
+        var loaded = input.Kind == InputKind.LooseFolder ? LoadLooseFolder(input) : await LoadMSBuildAsync(input, configuration, cancellationToken);
+        if (await UnparsableFilesAsync(loaded.Solution, input.Root, cancellationToken) is { Count: > 0 } skipped)
+        {
+            loaded = loaded with { Warnings = [.. loaded.Warnings, .. skipped] };
+        }
+
+        if (input.Kind == InputKind.LooseFolder && await UnresolvedNamesAsync(loaded.Solution, cancellationToken) is { Count: > 0 } names)
+        {
+            const int Shown = 10;
+            var list = string.Join(", ", names.Take(Shown)) + (names.Count > Shown ? $" and {names.Count - Shown} more" : string.Empty);
+            loaded = loaded with
+            {
+                Warnings = [.. loaded.Warnings, $"{names.Count} type or namespace name(s) did not resolve in the loose files (no project gives their references): {list}; sites on these types cannot be found. Analyse the project that builds these files instead."],
+            };
+        }
+
         return loaded;
     }
 
-    private static async Task<LoadedCode> LoadMSBuildAsync(Input input, CancellationToken cancellationToken)
+    private static async Task<LoadedCode> LoadMSBuildAsync(Input input, string configuration, CancellationToken cancellationToken)
     {
-        var workspace = MSBuildWorkspace.Create();
+        var workspace = MSBuildWorkspace.Create(new Dictionary<string, string> { ["Configuration"] = configuration });
         var failures = new List<string>();
         var warnings = new List<string>();
         using var subscription = workspace.RegisterWorkspaceFailedHandler(e =>
@@ -53,17 +73,38 @@ public static class WorkspaceLoader
                 ? await workspace.OpenSolutionAsync(input.Path, cancellationToken: cancellationToken)
                 : (await workspace.OpenProjectAsync(input.Path, cancellationToken: cancellationToken)).Solution;
 
-            if (failures.Count > 0)
+            // A restore warning (NU1603, NU1510) reaches the workspace as a failure, with no code. It is one
+            // when its text is a warning the restore recorded in the project's assets file: pass it on as one.
+            var restoreWarnings = solution.Projects
+                .Where(p => p.FilePath is not null)
+                .Select(p => p.FilePath!)
+                .Distinct(StringComparer.Ordinal)
+                .SelectMany(file => (ReadAssets(file)?.Warnings ?? []).Select(w => (Project: file, w.Code, w.Message)))
+                .ToList();
+            foreach (var failure in failures)
             {
-                throw new CliException(ExitCodes.BadInput, $"could not load '{Relative(input.Root, input.Path)}': {failures[0]}");
+                if (restoreWarnings.FirstOrDefault(w => failure.Contains(w.Message, StringComparison.Ordinal)) is { Message: not null } warning)
+                {
+                    warnings.Add($"{Relative(input.Root, warning.Project)}: {warning.Code}: {warning.Message}");
+                    continue;
+                }
+
+                throw new CliException(ExitCodes.BadInput, $"could not load '{Relative(input.Root, input.Path)}': {failure}");
             }
 
-            // An unrestored project loads without its references: every analysis would run half-blind.
-            foreach (var project in solution.Projects.Where(p => p.FilePath is not null && p.Language == LanguageNames.CSharp))
+            // An unrestored project loads without its references, and one whose references changed since its
+            // restore loads without the new ones: every analysis would run half-blind.
+            foreach (var file in solution.Projects.Where(p => p.FilePath is not null && p.Language == LanguageNames.CSharp).Select(p => p.FilePath!).Distinct(StringComparer.Ordinal))
             {
-                if (!IsRestored(project.FilePath!))
+                var assets = ReadAssets(file);
+                if (assets is null)
                 {
-                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, project.FilePath!)}' is not restored: run 'dotnet restore' first.");
+                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, file)}' is not restored: run 'dotnet restore' first.");
+                }
+
+                if (Unrestored(file, assets) is { } missing)
+                {
+                    throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, file)}' changed since its last restore ({missing} is not in its restore): run 'dotnet restore' first.");
                 }
             }
 
@@ -72,7 +113,17 @@ public static class WorkspaceLoader
                 throw new CliException(ExitCodes.BadInput, $"'{Relative(input.Root, input.Path)}' holds no C# project.");
             }
 
-            return new LoadedCode(workspace, OneTargetPerProject(solution), warnings);
+            // An analyzer built only in another configuration is missing here: without the adapter generator
+            // every rewrite would be refused for a reason that is not the fix's.
+            foreach (var (project, reference) in solution.Projects
+                .SelectMany(p => p.AnalyzerReferences.Select(r => (Project: p, Reference: r)))
+                .Where(x => x.Reference.FullPath is { } path && !File.Exists(path))
+                .DistinctBy(x => x.Reference.FullPath))
+            {
+                warnings.Add($"{Relative(input.Root, project.FilePath ?? project.Name)}: analyzer '{Relative(input.Root, reference.FullPath!)}' does not exist in configuration {configuration}: build it, or pass --configuration with the one it is built in.");
+            }
+
+            return new LoadedCode(workspace, solution, warnings) { Configuration = configuration };
         }
         catch (Exception ex) when (ex is not CliException and not OperationCanceledException)
         {
@@ -86,43 +137,118 @@ public static class WorkspaceLoader
         }
     }
 
+    /// <summary>What a project's last restore recorded: its warnings, and the packages and projects it restored.</summary>
+    private sealed record RestoreAssets(IReadOnlyList<(string Code, string Message)> Warnings, HashSet<string> Packages, HashSet<string> Projects);
+
     /// <summary>Its assets file is in obj/ beside it, or in the artifacts layout's artifacts/obj/&lt;name&gt;/ above it.</summary>
-    private static bool IsRestored(string projectFile)
+    private static string? AssetsFile(string projectFile)
     {
         var directory = Path.GetDirectoryName(projectFile)!;
-        if (File.Exists(Path.Combine(directory, "obj", "project.assets.json")))
+        var beside = Path.Combine(directory, "obj", "project.assets.json");
+        if (File.Exists(beside))
         {
-            return true;
+            return beside;
         }
 
         var name = Path.GetFileNameWithoutExtension(projectFile);
         for (var current = new DirectoryInfo(directory); current is not null; current = current.Parent)
         {
-            if (File.Exists(Path.Combine(current.FullName, "artifacts", "obj", name, "project.assets.json")))
+            var artifacts = Path.Combine(current.FullName, "artifacts", "obj", name, "project.assets.json");
+            if (File.Exists(artifacts))
             {
-                return true;
+                return artifacts;
             }
         }
 
-        return false;
+        return null;
+    }
+
+    private static RestoreAssets? ReadAssets(string projectFile)
+    {
+        if (AssetsFile(projectFile) is not { } path)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            var warnings = root.TryGetProperty("logs", out var logs)
+                ? logs.EnumerateArray()
+                    .Where(l => l.TryGetProperty("level", out var level) && level.GetString() == "Warning")
+                    .Select(l => (l.GetProperty("code").GetString() ?? "NU", l.GetProperty("message").GetString() ?? string.Empty))
+                    .ToList()
+                : [];
+            var packages = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var projects = new HashSet<string>(StringComparer.Ordinal);
+            if (root.TryGetProperty("project", out var project))
+            {
+                foreach (var framework in project.TryGetProperty("frameworks", out var frameworks) ? frameworks.EnumerateObject() : default)
+                {
+                    foreach (var dependency in framework.Value.TryGetProperty("dependencies", out var dependencies) ? dependencies.EnumerateObject() : default)
+                    {
+                        packages.Add(dependency.Name);
+                    }
+                }
+
+                var restore = project.TryGetProperty("restore", out var r) && r.TryGetProperty("frameworks", out var f) ? f.EnumerateObject() : default;
+                foreach (var framework in restore)
+                {
+                    foreach (var reference in framework.Value.TryGetProperty("projectReferences", out var references) ? references.EnumerateObject() : default)
+                    {
+                        projects.Add(Path.GetFullPath(reference.Name));
+                    }
+                }
+            }
+
+            return new RestoreAssets(warnings, packages, projects);
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
-    /// A multi-targeted project loads once per target framework, each with the same files: keep the first
-    /// target only, so each file is analysed, fixed, counted and written once.
+    /// The first unconditional package or project reference in the project file that its last restore did not
+    /// include, or null. (Conditional ones are left out: whether they apply takes MSBuild to decide.)
     /// </summary>
-    private static Solution OneTargetPerProject(Solution solution)
+    private static string? Unrestored(string projectFile, RestoreAssets assets)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var project in solution.Projects.OrderBy(p => p.Name, StringComparer.Ordinal).ToList())
+        XDocument xml;
+        try
         {
-            if (project.FilePath is { } file && !seen.Add(file))
+            xml = XDocument.Load(projectFile);
+        }
+        catch (Exception ex) when (ex is XmlException or IOException)
+        {
+            return null;
+        }
+
+        foreach (var item in xml.Descendants().Where(e => e.Name.LocalName is "PackageReference" or "ProjectReference"))
+        {
+            if (item.Attribute("Include")?.Value is not { Length: > 0 } include
+                || item.Attribute("Condition") is not null || item.Parent?.Attribute("Condition") is not null || include.Contains('$', StringComparison.Ordinal))
             {
-                solution = solution.RemoveProject(project.Id);
+                continue;
+            }
+
+            if (item.Name.LocalName == "PackageReference" && !assets.Packages.Contains(include))
+            {
+                return $"package '{include}'";
+            }
+
+            // A reference that only brings an analyzer or a build order is not part of the restore.
+            if (item.Name.LocalName == "ProjectReference"
+                && !string.Equals(item.Attribute("ReferenceOutputAssembly")?.Value ?? item.Element(item.Name.Namespace + "ReferenceOutputAssembly")?.Value, "false", StringComparison.OrdinalIgnoreCase)
+                && !assets.Projects.Contains(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(projectFile)!, include.Replace('\\', '/')))))
+            {
+                return $"project '{include}'";
             }
         }
 
-        return solution;
+        return null;
     }
 
     private static LoadedCode LoadLooseFolder(Input input)
@@ -148,31 +274,101 @@ public static class WorkspaceLoader
             // Loose files are usually lifted from SDK projects, which import these namespaces implicitly.
             // A document in memory only: it has no file, so nothing ever writes it.
             .Append(DocumentInfo.Create(DocumentId.CreateNewId(projectId), "ImplicitUsings.g.cs", loader: TextLoader.From(TextAndVersion.Create(SourceText.From(ImplicitUsings), VersionStamp.Create()))));
+        // The .editorconfig files a build would read for these files: in the folder and its subfolders, and
+        // in every folder above it up to one that says root = true.
+        var editorConfigs = EditorConfigFiles(input.Root)
+            .Select(f => DocumentInfo.Create(DocumentId.CreateNewId(projectId), ".editorconfig", filePath: f, loader: TextLoader.From(TextAndVersion.Create(ReadText(f), VersionStamp.Create(), f))))
+            .ToList();
         var project = ProjectInfo.Create(
                 projectId, VersionStamp.Create(), "LooseFiles", "LooseFiles", LanguageNames.CSharp,
-                compilationOptions: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary),
+                compilationOptions: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)
+
+                    // As the SDK's default NoWarn: the runtime is built against older reference assemblies than these.
+                    .WithSpecificDiagnosticOptions([new("CS1701", ReportDiagnostic.Suppress), new("CS1702", ReportDiagnostic.Suppress)]),
                 parseOptions: new CSharpParseOptions(LanguageVersion.Latest),
                 documents: documents,
                 metadataReferences: references,
                 analyzerReferences: [new AnalyzerFileReference(generator.Location, new LoadedAssemblyLoader(generator))])
-            .WithFilePath(Path.Combine(input.Root, "LooseFiles.csproj"));
+            .WithFilePath(Path.Combine(input.Root, "LooseFiles.csproj"))
+            .WithAnalyzerConfigDocuments(editorConfigs);
         var solution = workspace.AddSolution(SolutionInfo.Create(SolutionId.CreateNewId(), VersionStamp.Create(), projects: [project]));
         return new LoadedCode(workspace, solution, []);
     }
 
-    /// <summary>A file that does not parse is not something the tool can reason about, let alone rewrite.</summary>
-    private static async Task RejectUnparsableFilesAsync(Solution solution, string root, CancellationToken cancellationToken)
+    private static IEnumerable<string> EditorConfigFiles(string root)
     {
+        var below = Directory.EnumerateFiles(root, ".editorconfig", SearchOption.AllDirectories).Where(f => !IsBuildOutput(root, f));
+        var above = new List<string>();
+        for (var directory = new DirectoryInfo(root); directory is not null; directory = directory.Parent)
+        {
+            var file = Path.Combine(directory.FullName, ".editorconfig");
+            if (directory.FullName != root && File.Exists(file))
+            {
+                above.Add(file);
+            }
+
+            if (File.Exists(file) && IsRoot(file))
+            {
+                break;
+            }
+        }
+
+        return below.Concat(above).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+
+        static bool IsRoot(string file) => File.ReadLines(file)
+            .TakeWhile(line => !line.TrimStart().StartsWith('['))
+            .Any(line => line.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("root=true", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// The type and namespace names that did not resolve in a loose-folder compilation (CS0246, CS0234), as
+    /// written, in order of first appearance. Sites on such types cannot be seen: the run says so rather than
+    /// finding nothing without a word.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> UnresolvedNamesAsync(Solution solution, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        foreach (var project in solution.Projects)
+        {
+            var compilation = await project.GetCompilationAsync(cancellationToken);
+            foreach (var diagnostic in compilation?.GetDiagnostics(cancellationToken) ?? [])
+            {
+                // A file that does not parse is skipped and said so already; its names mean nothing.
+                if (diagnostic.Id is "CS0246" or "CS0234" && diagnostic.Location.SourceTree is { } tree
+                    && !tree.GetDiagnostics(cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error))
+                {
+                    var name = tree.GetText(cancellationToken).ToString(diagnostic.Location.SourceSpan);
+                    if (!names.Contains(name, StringComparer.Ordinal))
+                    {
+                        names.Add(name);
+                    }
+                }
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// A file that does not parse is reported as skipped, with its first error, as a compiler would go on with
+    /// the rest: its sites are not reported (<see cref="Analysis"/>) and no fix touches it.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> UnparsableFilesAsync(Solution solution, string root, CancellationToken cancellationToken)
+    {
+        var skipped = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var document in solution.Projects.SelectMany(p => p.Documents))
         {
             var tree = await document.GetSyntaxTreeAsync(cancellationToken);
             var error = tree?.GetDiagnostics(cancellationToken).FirstOrDefault(d => d.Severity == DiagnosticSeverity.Error);
-            if (error is not null)
+            if (error is not null && seen.Add(document.FilePath ?? document.Name))
             {
                 var position = error.Location.GetLineSpan().StartLinePosition;
-                throw new CliException(ExitCodes.BadInput, $"{Relative(root, document.FilePath ?? document.Name)}({position.Line + 1},{position.Character + 1}): does not parse: {error.Id}: {error.GetMessage()}");
+                skipped.Add($"{Relative(root, document.FilePath ?? document.Name)}({position.Line + 1},{position.Character + 1}): skipped, does not parse: {error.Id}: {error.GetMessage()}");
             }
         }
+
+        return skipped;
     }
 
     /// <summary>Reads a file with the encoding its bytes show (a BOM), UTF-8 otherwise.</summary>

@@ -38,6 +38,12 @@ public sealed class SampleWorkspace : IAsyncLifetime
 
     public string Bystander => Path.Combine(Root, "bystander");
 
+    /// <summary>A net8.0;net10.0 project with a site only net8.0 compiles.</summary>
+    public string Multi => Path.Combine(Root, "multi");
+
+    /// <summary>The same, with the runtime referenced for net10.0 only: a fix would break net8.0.</summary>
+    public string Partial => Path.Combine(Root, "partial");
+
     public async Task InitializeAsync()
     {
         var repository = RepositoryRoot();
@@ -114,7 +120,63 @@ public sealed class SampleWorkspace : IAsyncLifetime
         await DotnetAsync(Solutions, "new", "sln", "--format", "sln", "-n", "Two");
         await DotnetAsync(Solutions, "sln", "Two.sln", "add", "../samples/FileTransfer/FileTransfer.csproj", "../bystander/Bystander.csproj");
 
+        const string MultiSender = """
+            using System.Threading.Tasks;
+
+            public sealed class Wire
+            {
+                public long BufferedAmount { get; }
+                public long BufferedAmountLowThreshold { get; set; }
+                public event System.Action? BufferedAmountLow;
+                public void Send(byte[] data, int offset, int count) { }
+            }
+
+            public static class Sender
+            {
+                public static async Task PumpAsync(Wire wire, byte[] chunk)
+                {
+                    while (wire.BufferedAmount > 65536)
+                    {
+                        await Task.Delay(50);
+                    }
+
+                    wire.Send(chunk, 0, chunk.Length);
+                }
+            #if NET8_0
+                public static async Task OldPumpAsync(Wire wire, byte[] chunk)
+                {
+                    while (wire.BufferedAmount > 1024)
+                    {
+                        await Task.Delay(20);
+                    }
+
+                    wire.Send(chunk, 0, chunk.Length);
+                }
+            #endif
+            }
+            """;
+        const string Runtime = """
+                <ProjectReference Include="../runtime/Backpressure/Backpressure.csproj" />
+                <ProjectReference Include="../analyzers/Backpressure.Analyzers/Backpressure.Analyzers.csproj" OutputItemType="Analyzer" ReferenceOutputAssembly="false" />
+            """;
+        Directory.CreateDirectory(Multi);
+        await File.WriteAllTextAsync(Path.Combine(Multi, "Multi.csproj"), ProjectFile($"""
+              <ItemGroup>
+            {Runtime}
+              </ItemGroup>
+            """, "net8.0;net10.0"));
+        await File.WriteAllTextAsync(Path.Combine(Multi, "Sender.cs"), MultiSender);
+        Directory.CreateDirectory(Partial);
+        await File.WriteAllTextAsync(Path.Combine(Partial, "Partial.csproj"), ProjectFile($"""
+              <ItemGroup Condition="'$(TargetFramework)' == 'net10.0'">
+            {Runtime}
+              </ItemGroup>
+            """, "net8.0;net10.0"));
+        await File.WriteAllTextAsync(Path.Combine(Partial, "Sender.cs"), MultiSender);
+
         await DotnetAsync(Root, "build", "samples/FileTransfer", "-v", "q");
+        await DotnetAsync(Root, "restore", "multi", "-v", "q");
+        await DotnetAsync(Root, "restore", "partial", "-v", "q");
         await DotnetAsync(Root, "restore", "bystander", "-v", "q");
         await DotnetAsync(Root, "restore", "refusal", "-v", "q");
         foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal)))
@@ -123,11 +185,11 @@ public sealed class SampleWorkspace : IAsyncLifetime
         }
     }
 
-    /// <summary>An SDK project for net10.0 whose warnings stay warnings, with <paramref name="items"/> inside.</summary>
-    private static string ProjectFile(string items = "") => $"""
+    /// <summary>An SDK project for net10.0 (or <paramref name="frameworks"/>) whose warnings stay warnings, with <paramref name="items"/> inside.</summary>
+    private static string ProjectFile(string items = "", string frameworks = "net10.0") => $"""
         <Project Sdk="Microsoft.NET.Sdk">
           <PropertyGroup>
-            <TargetFramework>net10.0</TargetFramework>
+            {(frameworks.Contains(';', StringComparison.Ordinal) ? $"<TargetFrameworks>{frameworks}</TargetFrameworks>" : $"<TargetFramework>{frameworks}</TargetFramework>")}
             <TreatWarningsAsErrors>false</TreatWarningsAsErrors>
           </PropertyGroup>
         {items}</Project>

@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using Backpressure.Analyzers;
+using Backpressure.CodeFixes;
+using Microsoft.CodeAnalysis;
+
+namespace Backpressure.Cli;
+
+/// <summary>How far <c>fix</c> may go at one site, from the least to the most complete rewrite.</summary>
+public enum FixLevel
+{
+    /// <summary>Only the timer call becomes an event-driven wait bounded by the same delay.</summary>
+    BoundedWait,
+
+    /// <summary>The wait loop becomes one awaited wait for the low-buffer event.</summary>
+    Wait,
+
+    /// <summary>The whole chunked-send loop becomes one SendAsync.</summary>
+    SendLoop,
+}
+
+/// <summary>BP0001's rewrites, by equivalence key, and which one a site gets at a given level.</summary>
+public static class FixLevels
+{
+    public const string BoundedWaitKey = "BP0001.BoundedWait";
+    public const string ReplaceWaitKey = BP0001BufferedAmountPollingCodeFix.ReplaceWaitEquivalenceKey;
+    public const string ReplaceSendLoopKey = BP0001BufferedAmountPollingCodeFix.ReplaceSendLoopEquivalenceKey;
+
+    /// <summary>The analyzer's property listing a site's equivalence keys, separated by ';'.</summary>
+    public const string FixesProperty = "Fixes";
+
+    /// <summary>The analyzer's property saying, for people, why a site has no rewrite.</summary>
+    public const string NoFixProperty = "NoFix";
+
+    /// <summary>Keys in level order: a key's index is the lowest <see cref="FixLevel"/> that allows it.</summary>
+    private static readonly ImmutableArray<string> Ordered = [BoundedWaitKey, ReplaceWaitKey, ReplaceSendLoopKey];
+
+    public static string OptionValue(FixLevel level) => level switch
+    {
+        FixLevel.BoundedWait => "bounded-wait",
+        FixLevel.Wait => "wait",
+        _ => "send-loop",
+    };
+
+    public static FixLevel? Parse(string value) => value switch
+    {
+        "bounded-wait" => FixLevel.BoundedWait,
+        "wait" => FixLevel.Wait,
+        "send-loop" => FixLevel.SendLoop,
+        _ => null,
+    };
+
+    /// <summary>
+    /// The equivalence keys BP0001 offers at this site. Until the analyzer's <see cref="FixesProperty"/>
+    /// is on every diagnostic, they are read from the properties each rewrite needs today.
+    /// </summary>
+    public static ImmutableArray<string> Offered(Diagnostic diagnostic) =>
+        diagnostic.Properties.TryGetValue(FixesProperty, out var fixes) && fixes is not null
+            ? [.. fixes.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(Ordered.Contains)]
+            : [.. Ordered.Where(key => key switch
+            {
+                ReplaceWaitKey => diagnostic.Properties.ContainsKey(PollingSite.FixKey),
+                ReplaceSendLoopKey => diagnostic.Properties.ContainsKey(PollingSite.SendLoopReplacementKey),
+                _ => false,
+            })];
+
+    /// <summary>The most complete rewrite offered at the site that <paramref name="level"/> allows, or null.</summary>
+    public static string? Choose(Diagnostic diagnostic, FixLevel level) =>
+        Offered(diagnostic).Where(key => Rank(key) <= (int)level).OrderByDescending(Rank).FirstOrDefault();
+
+    /// <summary>The lowest level that allows <paramref name="key"/>.</summary>
+    public static FixLevel LevelOf(string key) => (FixLevel)Rank(key);
+
+    private static int Rank(string key) => Ordered.IndexOf(key);
+}
