@@ -135,7 +135,7 @@ internal sealed partial class PollingAnalysis
         whyNot = null;
         if (_types.BufferedChannel is null)
         {
-            whyNot = "the project does not reference the Backpressure runtime (dotnet add package Backpressure)";
+            whyNot = PollingSite.MissingRuntimeReason;
             return null;
         }
 

@@ -177,7 +177,7 @@ internal sealed partial class PollingAnalysis
             properties.ToImmutable(),
             kind,
             comparison.Member.Syntax.ToString(),
-            fixes.Count > 0 ? string.Empty : " (no automatic fix: " + properties[PollingSite.NoFixKey] + ")"));
+            fixes.Count > 0 ? string.Empty : PollingSite.NoFixMessagePrefix + properties[PollingSite.NoFixKey] + ")"));
     }
 
     private static Location HeaderLocation(SyntaxNode construct)

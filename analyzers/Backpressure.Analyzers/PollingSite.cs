@@ -37,6 +37,12 @@ internal static class PollingSite
     /// <summary>Present when the site offers no fix: why, in words a user can act on.</summary>
     public const string NoFixKey = "NoFix";
 
+    /// <summary>The reason a site has no fix when the project lacks the runtime, naming the one command that mends it.</summary>
+    public const string MissingRuntimeReason = "the project does not reference the runtime package: run 'dotnet add package Backpressure'";
+
+    /// <summary>How the message ends when the site has no fix: the reason follows, then a closing parenthesis.</summary>
+    public const string NoFixMessagePrefix = " (no automatic fix: ";
+
     /// <summary>How many timer calls the bounded-wait fix replaces; each has a span and a replacement, numbered from 0.</summary>
     public const string BoundedWaitCountKey = "BoundedWait.Count";
 

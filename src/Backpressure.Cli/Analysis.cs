@@ -36,7 +36,7 @@ public static class Analysis
 {
     public const string RuntimeContract = "Backpressure.IBufferedChannel";
 
-    public const string MissingRuntimeReason = "the project does not reference the runtime package: run 'dotnet add package Backpressure'";
+    public const string MissingRuntimeReason = PollingSite.MissingRuntimeReason;
 
     /// <summary>
     /// Analyses one project. With <paramref name="withCompiler"/> the compiler's errors and warnings come from
@@ -144,11 +144,21 @@ public static class Analysis
             WorkspaceLoader.Relative(root, span.Path),
             start.Line + 1,
             start.Character + 1,
-            diagnostic.GetMessage(),
+            MessageWithoutReason(diagnostic),
             FixLevels.Choose(diagnostic, level) is not null,
             diagnostic.Severity == DiagnosticSeverity.Error ? "error" : diagnostic.Severity == DiagnosticSeverity.Info ? "note" : "warning",
             fixes,
             Reason(site, level));
+    }
+
+    /// <summary>The analyzer's message without the no-fix reason it ends with: the reports give the reason a field of its own.</summary>
+    private static string MessageWithoutReason(Diagnostic diagnostic)
+    {
+        var message = diagnostic.GetMessage();
+        return diagnostic.Properties.TryGetValue(FixLevels.NoFixProperty, out var reason) && reason is not null
+            && message.EndsWith(PollingSite.NoFixMessagePrefix + reason + ")", StringComparison.Ordinal)
+                ? message[..^(PollingSite.NoFixMessagePrefix.Length + reason.Length + 1)]
+                : message;
     }
 
     public static CompilerMessage ToMessage(Diagnostic diagnostic, string root, string fallbackPath)

@@ -21,15 +21,15 @@ public enum FixLevel
 /// <summary>BP0001's rewrites, by equivalence key, and which one a site gets at a given level.</summary>
 public static class FixLevels
 {
-    public const string BoundedWaitKey = "BP0001.BoundedWait";
+    public const string BoundedWaitKey = BP0001BufferedAmountPollingCodeFix.BoundedWaitEquivalenceKey;
     public const string ReplaceWaitKey = BP0001BufferedAmountPollingCodeFix.ReplaceWaitEquivalenceKey;
     public const string ReplaceSendLoopKey = BP0001BufferedAmountPollingCodeFix.ReplaceSendLoopEquivalenceKey;
 
     /// <summary>The analyzer's property listing a site's equivalence keys, separated by ';'.</summary>
-    public const string FixesProperty = "Fixes";
+    public const string FixesProperty = PollingSite.FixesKey;
 
     /// <summary>The analyzer's property saying, for people, why a site has no rewrite.</summary>
-    public const string NoFixProperty = "NoFix";
+    public const string NoFixProperty = PollingSite.NoFixKey;
 
     /// <summary>Keys in level order: a key's index is the lowest <see cref="FixLevel"/> that allows it.</summary>
     private static readonly ImmutableArray<string> Ordered = [BoundedWaitKey, ReplaceWaitKey, ReplaceSendLoopKey];
@@ -49,19 +49,11 @@ public static class FixLevels
         _ => null,
     };
 
-    /// <summary>
-    /// The equivalence keys BP0001 offers at this site. Until the analyzer's <see cref="FixesProperty"/>
-    /// is on every diagnostic, they are read from the properties each rewrite needs today.
-    /// </summary>
+    /// <summary>The equivalence keys BP0001 offers at this site, from the analyzer's <see cref="FixesProperty"/>.</summary>
     public static ImmutableArray<string> Offered(Diagnostic diagnostic) =>
         diagnostic.Properties.TryGetValue(FixesProperty, out var fixes) && fixes is not null
             ? [.. fixes.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(Ordered.Contains)]
-            : [.. Ordered.Where(key => key switch
-            {
-                ReplaceWaitKey => diagnostic.Properties.ContainsKey(PollingSite.FixKey),
-                ReplaceSendLoopKey => diagnostic.Properties.ContainsKey(PollingSite.SendLoopReplacementKey),
-                _ => false,
-            })];
+            : [];
 
     /// <summary>The most complete rewrite offered at the site that <paramref name="level"/> allows, or null.</summary>
     public static string? Choose(Diagnostic diagnostic, FixLevel level) =>

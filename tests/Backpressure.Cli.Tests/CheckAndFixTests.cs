@@ -18,15 +18,16 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
     [Theory]
     [MemberData(nameof(SampleInputs))]
-    public async Task Check_FindsTheSamplesFourSites_OneWithoutAFix_Exit1(string input)
+    public async Task Check_FindsTheSamplesFiveSites_EachWithAFix_Exit1(string input)
     {
         var (code, output, error) = await Cli.RunAsync("check", Path.Combine(sample.Root, input));
 
         Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
-        Assert.Equal(4, output.Split('\n').Count(l => l.Contains("warning BP0001:", StringComparison.Ordinal)));
+        Assert.Equal(5, output.Split('\n').Count(l => l.Contains("warning BP0001:", StringComparison.Ordinal)));
         Assert.Contains("FileSender.cs(14,13): warning BP0001: This loop polls 'transport.BufferedAmount'", output, StringComparison.Ordinal);
-        Assert.Single(output.Split('\n'), l => l.EndsWith("[no automatic fix]", StringComparison.Ordinal));
-        Assert.Contains("4 finding(s), 3 with an automatic fix.", output, StringComparison.Ordinal);
+        Assert.Contains("FileSender.cs(76,9): warning BP0001: This loop polls 'transport.BufferedAmount'", output, StringComparison.Ordinal); // drain before close
+        Assert.DoesNotContain("no automatic fix", output, StringComparison.Ordinal);
+        Assert.Contains("5 finding(s), 5 with an automatic fix.", output, StringComparison.Ordinal);
         Assert.DoesNotContain("error", error, StringComparison.Ordinal);
     }
 
@@ -35,16 +36,19 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     {
         var (code, output, _) = await Cli.RunAsync("fix", sample.Sample);
 
-        Assert.Equal(ExitCodes.FindingsRemain, code); // the synchronous site needs a person
-        Assert.Contains("Fixed 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Contains("Fixed 5 site(s) in 1 file(s); 0 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         var fixedText = await File.ReadAllTextAsync(sample.SenderFile);
         Assert.Equal(1, CountOf(fixedText, ".SendAsync(file, "));
         Assert.Equal(2, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
+        Assert.Equal(1, CountOf(fixedText, "DelayUntilBufferedAmountLowAsync(0, 20)")); // the deadline loop keeps its loop
+        Assert.Equal(1, CountOf(fixedText, "SleepUntilBufferedAmountLow(HighWater, 5)")); // and the synchronous one stays synchronous
         Assert.DoesNotContain("Task.Delay", fixedText, StringComparison.Ordinal);
+        Assert.DoesNotContain("Thread.Sleep", fixedText, StringComparison.Ordinal);
 
         var (after, afterOutput, _) = await Cli.RunAsync("check", sample.Sample);
-        Assert.Equal(ExitCodes.FindingsRemain, after);
-        Assert.Contains("1 finding(s), 0 with an automatic fix.", afterOutput, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Success, after);
+        Assert.Contains("0 finding(s)", afterOutput, StringComparison.Ordinal);
 
         // The proof that counts: the fixed sample builds with the generated adapter and still delivers every byte.
         await SampleWorkspace.DotnetAsync(sample.Root, "build", "samples/FileTransfer", "-v", "q");
@@ -58,31 +62,34 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     {
         var (code, output, error) = await Cli.RunAsync("fix", sample.Sample, "--fix-level", "wait");
 
-        Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
-        Assert.Contains("Fixed 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.True(code == ExitCodes.Success, $"exit {code}: {error}");
+        Assert.Contains("Fixed 5 site(s) in 1 file(s); 0 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         var fixedText = await File.ReadAllTextAsync(sample.SenderFile);
         Assert.Equal(3, CountOf(fixedText, "WaitForBufferedAmountLowAsync"));
+        Assert.Equal(1, CountOf(fixedText, "DelayUntilBufferedAmountLowAsync"));
+        Assert.Equal(1, CountOf(fixedText, "SleepUntilBufferedAmountLow"));
         Assert.DoesNotContain("SendAsync", fixedText, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task DryRun_AtFixLevelBoundedWait_AppliesNeitherLargerRewrite_AndSaysWhichLevelEachSiteNeeds()
+    public async Task DryRun_AtFixLevelBoundedWait_ChangesOnlyTheTimerCalls_AtEverySite()
     {
         var before = await File.ReadAllBytesAsync(sample.SenderFile);
 
         var (code, output, error) = await Cli.RunAsync("fix", sample.Sample, "--dry-run", "--fix-level", "bounded-wait", "--format", "json");
 
-        Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
+        Assert.True(code == ExitCodes.Success, $"exit {code}: {error}");
         Assert.Equal(before, await File.ReadAllBytesAsync(sample.SenderFile));
         using var json = JsonDocument.Parse(output);
         var diff = json.RootElement.GetProperty("diff").GetString()!;
         Assert.DoesNotContain("WaitForBufferedAmountLowAsync", diff, StringComparison.Ordinal);
-        Assert.DoesNotContain("SendAsync", diff, StringComparison.Ordinal);
-        var findings = json.RootElement.GetProperty("findings").EnumerateArray().ToList();
-        Assert.Equal(4, findings.Count + json.RootElement.GetProperty("summary").GetProperty("fixed").GetInt32());
-        var first = findings.Single(f => f.GetProperty("line").GetInt32() == 14);
-        Assert.Equal(["BP0001.ReplaceWait", "BP0001.ReplaceSendLoop"], first.GetProperty("fixes").EnumerateArray().Select(k => k.GetString()));
-        Assert.Equal("its rewrite needs --fix-level wait", first.GetProperty("reason").GetString());
+        Assert.DoesNotContain("SendAsync(", diff, StringComparison.Ordinal);
+        var added = diff.Split('\n').Where(l => l.StartsWith('+') && !l.StartsWith("+++", StringComparison.Ordinal) && l.Trim() != "+").ToList();
+        Assert.Equal(4, added.Count(l => l.Contains("DelayUntilBufferedAmountLowAsync", StringComparison.Ordinal)));
+        Assert.Equal(1, added.Count(l => l.Contains("SleepUntilBufferedAmountLow", StringComparison.Ordinal)));
+        Assert.Equal(6, added.Count); // the five calls and the using: the loops themselves are untouched
+        Assert.Equal(5, json.RootElement.GetProperty("summary").GetProperty("fixed").GetInt32());
+        Assert.Empty(json.RootElement.GetProperty("findings").EnumerateArray());
     }
 
     [Fact]
@@ -107,7 +114,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         var (code, output, error) = await Cli.RunAsync("fix", Path.Combine(sample.Solutions, "Two.sln"));
 
         Assert.True(code == ExitCodes.FindingsRemain, $"exit {code}: {error}");
-        Assert.Contains("Fixed 3 site(s) in 1 file(s); 2 site(s) left for a manual fix.", output, StringComparison.Ordinal);
+        Assert.Contains("Fixed 5 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
         Assert.Contains("Pump.cs(13,9): warning BP0001:", output, StringComparison.Ordinal);
         Assert.Equal(2, CountOf(await File.ReadAllTextAsync(sample.SenderFile), "WaitForBufferedAmountLowAsync"));
     }
@@ -137,15 +144,16 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
         var (code, output, _) = await Cli.RunAsync("fix", sample.Sample, "--dry-run");
 
-        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Equal(ExitCodes.Success, code);
         Assert.Equal(before, await File.ReadAllBytesAsync(sample.SenderFile));
         Assert.Contains("--- a/FileSender.cs", output, StringComparison.Ordinal);
         Assert.Contains("+++ b/FileSender.cs", output, StringComparison.Ordinal);
         Assert.Contains("-                await Task.Delay(50, cancellationToken);", output, StringComparison.Ordinal);
         Assert.Contains("+        await transport.AsBufferedChannel().SendAsync(file, ", output, StringComparison.Ordinal);
         Assert.Contains("+                await transport.AsBufferedChannel().WaitForBufferedAmountLowAsync(HighWater - 1, cancellationToken)", output, StringComparison.Ordinal);
-        Assert.Contains("Would fix 3 site(s) in 1 file(s); 1 site(s) left for a manual fix.", output, StringComparison.Ordinal);
-        Assert.Contains("FileSender.cs(61,9): warning BP0001", output, StringComparison.Ordinal); // where it is on disk
+        Assert.Contains("+            transport.AsBufferedChannel().SleepUntilBufferedAmountLow(HighWater, 5);", output, StringComparison.Ordinal);
+        Assert.Contains("+            await transport.AsBufferedChannel().DelayUntilBufferedAmountLowAsync(0, 20);", output, StringComparison.Ordinal);
+        Assert.Contains("Would fix 5 site(s) in 1 file(s); 0 site(s) left for a manual fix.", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -204,12 +212,12 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
         Assert.Equal(ExitCodes.FindingsRemain, code);
         var report = JsonSerializer.Deserialize<JsonReport>(output, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-        Assert.Equal(4, report.Findings.Count);
-        Assert.Equal(4, report.Summary.Findings);
-        Assert.Equal(3, report.Summary.Fixable);
+        Assert.Equal(5, report.Findings.Count);
+        Assert.Equal(5, report.Summary.Findings);
+        Assert.Equal(5, report.Summary.Fixable);
         Assert.All(report.Findings, f => Assert.Equal("FileSender.cs", f.Path));
-        Assert.Equal([14, 30, 49, 61], report.Findings.Select(f => f.Line));
-        Assert.Equal([true, true, true, false], report.Findings.Select(f => f.Fixable));
+        Assert.Equal([14, 30, 49, 61, 76], report.Findings.Select(f => f.Line));
+        Assert.All(report.Findings, f => Assert.True(f.Fixable));
         Assert.Equal(output, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine);
     }
 
@@ -220,7 +228,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         var (code, output, _) = await Cli.RunAsync("check", sample.Sample, "--format", "sarif", "--output", report);
 
         Assert.Equal(ExitCodes.FindingsRemain, code);
-        Assert.Contains("4 finding(s)", output, StringComparison.Ordinal);
+        Assert.Contains("5 finding(s)", output, StringComparison.Ordinal);
         using var sarif = JsonDocument.Parse(await File.ReadAllTextAsync(report));
         var root = sarif.RootElement;
         Assert.Equal("2.1.0", root.GetProperty("version").GetString());
@@ -229,7 +237,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Equal("backpressure", driver.GetProperty("name").GetString());
         Assert.Contains(driver.GetProperty("rules").EnumerateArray(), r => r.GetProperty("id").GetString() == "BP0001" && r.GetProperty("helpUri").GetString()!.EndsWith("docs/rules/BP0001.md", StringComparison.Ordinal));
         var results = run.GetProperty("results").EnumerateArray().ToList();
-        Assert.Equal(4, results.Count);
+        Assert.Equal(5, results.Count);
         Assert.StartsWith("file:///", run.GetProperty("originalUriBaseIds").GetProperty("SRCROOT").GetProperty("uri").GetString(), StringComparison.Ordinal);
         Assert.All(results, r =>
         {
@@ -261,19 +269,20 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
     {
         var (code, output, _) = await Cli.RunAsync("fix", sample.Sample, "--dry-run", "--format", "sarif");
 
-        Assert.Equal(ExitCodes.FindingsRemain, code);
+        Assert.Equal(ExitCodes.Success, code);
         var run = JsonDocument.Parse(output).RootElement.GetProperty("runs")[0];
         Assert.All(run.GetProperty("tool").GetProperty("driver").GetProperty("rules").EnumerateArray(), r =>
             Assert.Matches("^[A-Z][A-Za-z0-9]*$", r.GetProperty("name").GetString()!));
         var results = run.GetProperty("results").EnumerateArray().ToList();
-        Assert.Equal(4, results.Count); // three it would fix, one left
+        Assert.Equal(5, results.Count); // every site, each with the fix it would get
         var withFixes = results.Where(r => r.TryGetProperty("fixes", out _)).ToList();
-        Assert.Equal([14, 30, 49], withFixes.Select(r => r.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32()).Order());
+        Assert.Equal([14, 30, 49, 61, 76], withFixes.Select(r => r.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32()).Order());
         var inserted = withFixes.SelectMany(r => r.GetProperty("fixes")[0].GetProperty("artifactChanges")[0].GetProperty("replacements").EnumerateArray())
             .Select(r => r.GetProperty("insertedContent").GetProperty("text").GetString()!)
             .ToList();
         Assert.Contains(inserted, t => t.Contains("SendAsync(file, ", StringComparison.Ordinal));
         Assert.Contains(inserted, t => t.Contains("WaitForBufferedAmountLowAsync(0)", StringComparison.Ordinal));
+        Assert.Contains(inserted, t => t.Contains("SleepUntilBufferedAmountLow(HighWater, ", StringComparison.Ordinal)); // a minimal replacement: the 5) stays
     }
 
     [Fact]
