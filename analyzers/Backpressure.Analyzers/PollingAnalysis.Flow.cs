@@ -229,6 +229,10 @@ internal sealed partial class PollingAnalysis
         return result;
     }
 
+    /// <summary>Whether the wait in block <paramref name="wait"/> leads back to the branch's test: it repeats, rather than waits once.</summary>
+    internal static bool Repeats(ControlFlowGraph graph, int wait, BasicBlock test) =>
+        wait == test.Ordinal || Distances(graph, graph.Blocks[wait], test: null)[test.Ordinal] > 0;
+
     private static List<ControllingBranch<TTest>> Branches<TTest>(ControlFlowGraph graph, SemanticModel model, TestReader<TTest> read)
     {
         var branches = new List<ControllingBranch<TTest>>();
