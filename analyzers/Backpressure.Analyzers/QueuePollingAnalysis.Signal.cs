@@ -145,7 +145,9 @@ internal sealed partial class QueuePollingAnalysis
                     continue;
                 }
 
-                var use = model.GetOperation(identifier, cancellationToken);
+                // `this._queue` is one operation, whose syntax is the member access.
+                SyntaxNode node = identifier.Parent is MemberAccessExpressionSyntax access && access.Name == identifier ? access : identifier;
+                var use = model.GetOperation(node, cancellationToken);
                 var line = identifier.GetLocation().GetLineSpan().StartLinePosition.Line + 1;
                 switch (use?.Parent)
                 {
