@@ -116,7 +116,7 @@ internal sealed partial class QueuePollingAnalysis
             return FixPlan.None(whyInternal);
         }
 
-        var name = SignalName(field, waits, model);
+        var (name, existing) = SignalName(field, waits, model);
         var signalType = model.GetSpeculativeTypeInfo(waits[0].Syntax.SpanStart, SyntaxFactory.ParseTypeName("SemaphoreSlim"), SpeculativeBindingOption.BindAsTypeOrNamespace).Type is { } bound
             && SymbolEqualityComparer.Default.Equals(bound, _sources.SemaphoreSlim)
                 ? "SemaphoreSlim"
@@ -152,13 +152,18 @@ internal sealed partial class QueuePollingAnalysis
                 switch (use?.Parent)
                 {
                     case IInvocationOperation invocation when ReferenceEquals(invocation.Instance, use) && WriteNames.Contains(invocation.TargetMethod.Name):
+                        writes++;
+                        if (existing && IsReleasedAfter(invocation, name))
+                        {
+                            continue; // fixed for another loop on this queue already
+                        }
+
                         if (Release(invocation, name) is not { } release)
                         {
                             return FixPlan.None($"the write to '{field.Name}' on line {line} is not a statement of its own, so no signal can follow it");
                         }
 
                         edits.Add(release);
-                        writes++;
                         continue;
                     case IInvocationOperation invocation when ReferenceEquals(invocation.Instance, use) && ReadNames.Contains(invocation.TargetMethod.Name):
                     case IPropertyReferenceOperation { Property.Name: "Count" or "IsEmpty" } property when ReferenceEquals(property.Instance, use):
@@ -177,6 +182,11 @@ internal sealed partial class QueuePollingAnalysis
         if (writes == 0)
         {
             return FixPlan.None($"nothing in '{type.Name}' adds to '{field.Name}', so there is no write to signal from");
+        }
+
+        if (existing)
+        {
+            return new FixPlan(QueueSite.SignalEquivalenceKey, edits.ToImmutable(), null);
         }
 
         if (FieldInsertion(field, name, signalType, tree, cancellationToken) is not { } insertion)
@@ -238,20 +248,51 @@ internal sealed partial class QueuePollingAnalysis
         return null;
     }
 
-    /// <summary><c>_incoming</c> gets <c>_incomingSignal</c>, <c>s_work</c> <c>s_workSignal</c>, <c>queue</c> <c>_queueSignal</c>; a number follows when the name is taken.</summary>
-    private static string SignalName(IFieldSymbol field, IReadOnlyList<IOperation> waits, SemanticModel model)
+    /// <summary>
+    /// <c>_incoming</c> gets <c>_incomingSignal</c>, <c>s_work</c> <c>s_workSignal</c>, <c>queue</c> <c>_queueSignal</c>; a number
+    /// follows when the name is taken. A SemaphoreSlim field of that name is the signal an earlier fix of another loop
+    /// on this queue added: it is reused (<c>existing</c>), so a queue gets one signal however many loops poll it.
+    /// </summary>
+    private (string Name, bool Existing) SignalName(IFieldSymbol field, IReadOnlyList<IOperation> waits, SemanticModel model)
     {
         var prefixed = field.Name.StartsWith("_", System.StringComparison.Ordinal) || (field.Name.Length > 2 && field.Name[1] == '_');
         var stem = (prefixed ? field.Name : "_" + field.Name) + "Signal";
+        if (field.ContainingType.GetMembers(stem) is [IFieldSymbol { DeclaredAccessibility: Microsoft.CodeAnalysis.Accessibility.Private } signal]
+            && signal.IsStatic == field.IsStatic
+            && SymbolEqualityComparer.Default.Equals(signal.Type, _sources.SemaphoreSlim)
+            && IsAnEarlierFixesSignal(signal, stem))
+        {
+            return (stem, true);
+        }
+
         for (var i = 1; ; i++)
         {
             var name = i == 1 ? stem : stem + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (field.ContainingType.GetMembers(name).IsEmpty && waits.All(w => model.LookupSymbols(w.Syntax.SpanStart, name: name).IsEmpty))
             {
-                return name;
+                return (name, false);
             }
         }
     }
+
+    /// <summary>
+    /// A semaphore of the signal's name is this fix's own only when it starts at 0 and is released nowhere but in the
+    /// fix's capped release: a user's mutex (<c>new(1)</c>, released in a <c>finally</c>) is not a wake-up signal.
+    /// </summary>
+    private static bool IsAnEarlierFixesSignal(IFieldSymbol signal, string name) =>
+        signal.DeclaringSyntaxReferences is [var reference]
+        && reference.GetSyntax() is VariableDeclaratorSyntax { Initializer.Value: BaseObjectCreationExpressionSyntax { ArgumentList.Arguments: [{ Expression: LiteralExpressionSyntax { Token.ValueText: "0" } }] } }
+        && signal.ContainingType.DeclaringSyntaxReferences.All(type => type.GetSyntax().DescendantNodes().OfType<MemberAccessExpressionSyntax>()
+            .Where(access => access.Name.Identifier.ValueText == "Release" && access.Expression.ToString() == name)
+            .All(access => access.FirstAncestorOrSelf<IfStatementSyntax>()?.ToString() == ReleaseText(name)));
+
+    /// <summary>Whether the statement after the write is already the release this fix adds.</summary>
+    private static bool IsReleasedAfter(IInvocationOperation write, string signal) =>
+        write.Parent is IExpressionStatementOperation { Syntax: ExpressionStatementSyntax { Parent: BlockSyntax block } statement }
+        && block.Statements.IndexOf(statement) is var index && index + 1 < block.Statements.Count
+        && block.Statements[index + 1].ToString() == ReleaseText(signal);
+
+    private static string ReleaseText(string signal) => $"if ({signal}.CurrentCount == 0) {signal}.Release();";
 
     /// <summary>The wait on the signal that replaces one timer call, bounded by the same time; null (and why) when there is none.</summary>
     private string? SignalWait(IOperation wait, string signal, out string? whyNot)
@@ -307,7 +348,7 @@ internal sealed partial class QueuePollingAnalysis
     /// </remarks>
     private static (TextSpan, string)? Release(IInvocationOperation write, string signal)
     {
-        var release = $"if ({signal}.CurrentCount == 0) {signal}.Release();";
+        var release = ReleaseText(signal);
         if (write.Syntax.ContainsDirectives)
         {
             return null;

@@ -212,6 +212,118 @@ public sealed class QueuePollingTests
         Signal);
 
     [Fact]
+    public Task FixAll_GivesAQueuePolledInTwoPlaces_OneSignal_AndOneReleasePerWrite() => Verify.VerifyCodeFixAsync(
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Inbox
+        {
+            private readonly ConcurrentQueue<int> _items;
+
+            public Inbox() { _items = new ConcurrentQueue<int>(); }
+
+            public void Add(int item) { this._items.Enqueue(item); }
+
+            public int Take()
+            {
+                int item;
+                [|while (!this._items.TryDequeue(out item))|] Thread.Sleep(5);
+                return item;
+            }
+
+            public async Task<int> TakeAsync()
+            {
+                int item;
+                [|while (!_items.TryDequeue(out item))|] await Task.Yield();
+                return item;
+            }
+        }
+        """,
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Inbox
+        {
+            private readonly ConcurrentQueue<int> _items;
+            private readonly SemaphoreSlim _itemsSignal = new(0);
+
+            public Inbox() { _items = new ConcurrentQueue<int>(); }
+
+            public void Add(int item) { this._items.Enqueue(item); if (_itemsSignal.CurrentCount == 0) _itemsSignal.Release(); }
+
+            public int Take()
+            {
+                int item;
+                while (!this._items.TryDequeue(out item)) _itemsSignal.Wait(5);
+                return item;
+            }
+
+            public async Task<int> TakeAsync()
+            {
+                int item;
+                while (!_items.TryDequeue(out item)) await _itemsSignal.WaitAsync(1);
+                return item;
+            }
+        }
+        """,
+        Signal);
+
+    [Fact]
+    public Task Signals_WithAFreshName_WhenTheSignalsNameIsAUsersMutex() => Verify.VerifyCodeFixAsync(
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+
+        class Inbox
+        {
+            private readonly ConcurrentQueue<int> _items = new();
+            private readonly SemaphoreSlim _itemsSignal = new(1);
+
+            public void Add(int item)
+            {
+                _itemsSignal.Wait();
+                try { _items.Enqueue(item); } finally { _itemsSignal.Release(); }
+            }
+
+            public int Take()
+            {
+                int item;
+                [|while (!_items.TryDequeue(out item))|] Thread.Sleep(5);
+                return item;
+            }
+        }
+        """,
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+
+        class Inbox
+        {
+            private readonly ConcurrentQueue<int> _items = new();
+            private readonly SemaphoreSlim _itemsSignal2 = new(0);
+            private readonly SemaphoreSlim _itemsSignal = new(1);
+
+            public void Add(int item)
+            {
+                _itemsSignal.Wait();
+                try { _items.Enqueue(item); if (_itemsSignal2.CurrentCount == 0) _itemsSignal2.Release(); } finally { _itemsSignal.Release(); }
+            }
+
+            public int Take()
+            {
+                int item;
+                while (!_items.TryDequeue(out item)) _itemsSignal2.Wait(5);
+                return item;
+            }
+        }
+        """,
+        Signal);
+
+    [Fact]
     public Task Signals_AQueueUnderALock_ReleasingInsideTheProducersLock() => Verify.VerifyCodeFixAsync(
         """
         using System.Collections.Generic;
