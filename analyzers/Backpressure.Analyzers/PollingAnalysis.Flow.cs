@@ -12,8 +12,9 @@ namespace Backpressure.Analyzers;
 
 /// <summary>
 /// Detection on the control-flow graph: a timed wait is polling when it is reached only along the branch of a
-/// test that says the buffered amount is high. The loop around it, its deadline, null test, counters and guards
-/// are other branches of the same graph, so none of them needs a shape of its own.
+/// test that says "keep waiting": for BP0001 the buffered amount is high, for BP0003 a queue is empty (each rule
+/// brings its own <see cref="TestReader{TTest}"/>). The loop around it, its deadline, null test, counters and
+/// guards are other branches of the same graph, so none of them needs a shape of its own.
 /// </summary>
 internal sealed partial class PollingAnalysis
 {
