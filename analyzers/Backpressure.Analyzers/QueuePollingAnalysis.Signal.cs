@@ -211,7 +211,7 @@ internal sealed partial class QueuePollingAnalysis
     {
         IArgumentOperation => "is passed as an argument",
         IReturnOperation => "is returned",
-        ISimpleAssignmentOperation assignment when ReferenceEquals(assignment.Target, use) => "is assigned outside a constructor",
+        ISimpleAssignmentOperation assignment when ReferenceEquals(assignment.Target, use) => "is assigned something other than a new queue made by a constructor",
         ISimpleAssignmentOperation or IVariableInitializerOperation => "is copied to another variable",
         IInvocationOperation or IPropertyReferenceOperation => "is used through a member the fix does not know",
         _ => "is used in a way the fix cannot follow",

@@ -534,6 +534,29 @@ public sealed class QueuePollingTests
         Expected("loop", "_incoming", "'_incoming' is passed as an argument on line 8, so not every write to it can be found to signal the consumer"));
 
     [Fact]
+    public Task Refuses_AQueueHandedInThroughTheConstructor() => VerifyNoFixAsync(
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+
+        class Worker
+        {
+            private readonly ConcurrentQueue<string> _jobs;
+
+            public Worker(ConcurrentQueue<string> jobs) { _jobs = jobs; }
+
+            public string Next()
+            {
+                string? job;
+                {|#0:while (!_jobs.TryDequeue(out job))|} Thread.Sleep(10);
+                return job;
+            }
+        }
+        """,
+        Signal,
+        Expected("loop", "_jobs", "'_jobs' is assigned something other than a new queue made by a constructor on line 8, so not every write to it can be found to signal the consumer"));
+
+    [Fact]
     public Task Refuses_APublicQueue_AndAQueueReturnedByAProperty() => VerifyNoFixAsync(
         """
         using System.Collections.Concurrent;
