@@ -84,8 +84,11 @@ internal sealed partial class QueuePollingAnalysis
         foreach (var (construct, branch, siteWaits) in sites)
         {
             // A wait that happens once when the queue is empty ("give the producer a moment") is not polling; one that
-            // comes back to the test is. A timer re-schedule repeats through its callback, not through the graph.
-            var repeating = siteWaits.Where(w => IsReschedule(w) || waits.Any(b => ReferenceEquals(b.Wait, w) && PollingAnalysis.Repeats(graph, b.Block, branch.Block))).ToList();
+            // comes back to the test is. A timer re-schedule repeats through its callback, not through the graph: it
+            // counts when it is the empty branch's own (`if (q.IsEmpty) { timer.Change(50, -1); return; }`), not when
+            // it merely follows a drain loop.
+            var repeating = siteWaits.Where(w => (IsReschedule(w) && construct is IfStatementSyntax gate && gate.Span.Contains(w.Syntax.Span))
+                || waits.Any(b => ReferenceEquals(b.Wait, w) && PollingAnalysis.Repeats(graph, b.Block, branch.Block))).ToList();
             if (repeating.Count == 0)
             {
                 continue;

@@ -511,6 +511,37 @@ public sealed class QueuePollingTests
         Expected("loop", "stream", SocketReason, 1));
 
     [Fact]
+    public Task Reports_ATimerThatReschedulesItselfWhileTheQueueIsEmpty_WithoutAFix() => VerifyNoFixAsync(
+        """
+        using System.Collections.Concurrent;
+        using System.Threading;
+
+        class Flusher
+        {
+            private readonly ConcurrentQueue<string> _lines = new();
+            private readonly Timer _timer;
+
+            public Flusher() { _timer = new Timer(Poll); }
+
+            public void Write(string line) { _lines.Enqueue(line); }
+
+            private void Poll(object? state)
+            {
+                {|#0:if (_lines.IsEmpty)|}
+                {
+                    _timer.Change(50, Timeout.Infinite);
+                    return;
+                }
+
+                while (_lines.TryDequeue(out var line)) System.Console.WriteLine(line);
+                _timer.Change(0, Timeout.Infinite);
+            }
+        }
+        """,
+        Signal,
+        Expected("if statement", "_lines", "a timer re-schedule runs its callback on the timer's own schedule, so there is no wait to end early; rewrite the callback as a loop"));
+
+    [Fact]
     public Task Refuses_AQueueThatEscapes_AsAnArgument() => VerifyNoFixAsync(
         """
         using System.Collections.Concurrent;
