@@ -23,6 +23,14 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Error,
         description: "AsBufferedChannel() asks the compile-time generator for an adapter from the channel type to Backpressure.IBufferedChannel. It needs a public integral BufferedAmount and a public synchronous Send taking bytes; the message says what is missing.");
 
+    public static readonly DiagnosticDescriptor QueuePolling = Create(
+        DiagnosticIds.QueuePolling,
+        title: "Time-based polling of a queue for something to arrive",
+        messageFormat: "This {0} polls '{1}' on a timer; wake when something is added instead{2}",
+        category: "Performance",
+        DiagnosticSeverity.Warning,
+        description: "A consumer that asks a queue whether something has arrived and sleeps when it has not adds up to one interval of latency to every message and caps throughput at one message (or batch) per interval. Wake the consumer when the producer adds (a signal released at every write, BlockingCollection's TryTake with a timeout, ChannelReader's WaitToReadAsync), keeping the same bound on the wait.");
+
     public static string HelpLink(string id) => HelpLinkBase + id + ".md";
 
     private static DiagnosticDescriptor Create(

@@ -8,4 +8,7 @@ public static class DiagnosticIds
 
     /// <summary>A type asked for as a buffered channel that no adapter can be generated for.</summary>
     public const string ChannelNotAdaptable = "BP0002";
+
+    /// <summary>Time-based polling of a queue (or socket) for something to arrive.</summary>
+    public const string QueuePolling = "BP0003";
 }

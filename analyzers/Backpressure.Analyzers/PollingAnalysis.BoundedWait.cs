@@ -214,7 +214,7 @@ internal sealed partial class PollingAnalysis
     /// Whether every local, parameter, field and property <paramref name="value"/> reads means the same thing at
     /// <paramref name="position"/>: the comparison may sit in a predicate of the type, or in a scope the wait is not in.
     /// </summary>
-    private static bool BindsAt(IOperation value, int position, SemanticModel model)
+    internal static bool BindsAt(IOperation value, int position, SemanticModel model)
     {
         foreach (var reference in Descendants(value, includeSelf: true))
         {

@@ -13,29 +13,44 @@ namespace Backpressure.Analyzers;
 
 /// <summary>
 /// Detection on the control-flow graph: a timed wait is polling when it is reached only along the branch of a
-/// test that says the buffered amount is high. The loop around it, its deadline, null test, counters and guards
-/// are other branches of the same graph, so none of them needs a shape of its own.
+/// test that says "keep waiting": for BP0001 the buffered amount is high, for BP0003 a queue is empty (each rule
+/// brings its own <see cref="TestReader{TTest}"/>). The loop around it, its deadline, null test, counters and
+/// guards are other branches of the same graph, so none of them needs a shape of its own.
 /// </summary>
 internal sealed partial class PollingAnalysis
 {
     public void AnalyzeOperationBlock(OperationBlockAnalysisContext context)
     {
+        BufferedAmountMatcher? matcher = null;
+        ForEachWaitingGraph(
+            context,
+            block => TryGetTree(block, context.CancellationToken, out var tree) && (matcher = tree.Matcher) is not null,
+            (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, matcher!, context.ReportDiagnostic));
+    }
+
+    /// <summary>
+    /// Hands every graph of the block (the function's, then its lambdas' and local functions') that makes a timed
+    /// wait to <paramref name="onWaits"/>, with the waits and the block each sits in. <paramref name="mayPoll"/> is the
+    /// rule's cheap pre-filter, asked before any graph is built. The rules differ only in what they do with the waits.
+    /// </summary>
+    internal void ForEachWaitingGraph(
+        OperationBlockAnalysisContext context, Func<IOperation, bool> mayPoll, Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits)
+    {
         // A constructor's initializer and body are two blocks of one graph: analyse each graph once.
         var roots = new HashSet<IOperation>();
         foreach (var block in context.OperationBlocks)
         {
-            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !TryGetTree(block, context.CancellationToken, out var tree)
-                || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
+            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !mayPoll(block) || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
             {
                 continue;
             }
 
-            AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic, context.CancellationToken);
+            AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, onWaits, context.CancellationToken);
         }
     }
 
     /// <summary>
-    /// A graph costs more than the rest of the rule: build one only for code that names a wait (or yields),
+    /// A graph costs more than the rest of a rule: build one only for code that names a wait (or yields),
     /// which most methods of even a transport's file do not.
     /// </summary>
     private static bool MayWait(SyntaxNode code)
@@ -67,7 +82,8 @@ internal sealed partial class PollingAnalysis
 
     /// <summary>One function's graph, then the graphs of the lambdas and local functions it declares: each polls on its own.</summary>
     private void AnalyzeGraph(
-        ControlFlowGraph graph, SemanticModel model, ISymbol function, ISymbol owner, BufferedAmountMatcher matcher, Action<Diagnostic> report, CancellationToken cancellationToken)
+        ControlFlowGraph graph, SemanticModel model, ISymbol function, ISymbol owner,
+        Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var waits = new List<(int Block, IOperation Wait)>();
@@ -88,17 +104,17 @@ internal sealed partial class PollingAnalysis
 
         if (waits.Count > 0)
         {
-            ReportControlledWaits(graph, model, waits, owner, matcher, report);
+            onWaits(graph, model, waits);
         }
 
         foreach (var lambda in lambdas.Where(l => MayWait(l.Syntax)))
         {
-            AnalyzeGraph(graph.GetAnonymousFunctionControlFlowGraph(lambda, cancellationToken), model, lambda.Symbol, owner, matcher, report, cancellationToken);
+            AnalyzeGraph(graph.GetAnonymousFunctionControlFlowGraph(lambda, cancellationToken), model, lambda.Symbol, owner, onWaits, cancellationToken);
         }
 
         foreach (var local in graph.LocalFunctions.Where(l => l.DeclaringSyntaxReferences.Any(r => MayWait(r.GetSyntax(cancellationToken)))))
         {
-            AnalyzeGraph(graph.GetLocalFunctionControlFlowGraph(local, cancellationToken), model, local, owner, matcher, report, cancellationToken);
+            AnalyzeGraph(graph.GetLocalFunctionControlFlowGraph(local, cancellationToken), model, local, owner, onWaits, cancellationToken);
         }
     }
 
@@ -138,47 +154,19 @@ internal sealed partial class PollingAnalysis
         && method.DeclaringSyntaxReferences.Any(r => r.GetSyntax().DescendantNodes().OfType<YieldStatementSyntax>().Any());
 
     private void ReportControlledWaits(
-        ControlFlowGraph graph, SemanticModel model, List<(int Block, IOperation Wait)> waits, ISymbol owner, BufferedAmountMatcher matcher, Action<Diagnostic> report)
+        ControlFlowGraph graph, SemanticModel model, IReadOnlyList<(int Block, IOperation Wait)> waits, ISymbol owner, BufferedAmountMatcher matcher, Action<Diagnostic> report)
     {
-        var tests = AmountBranches(graph, model, matcher);
-        if (tests.Count == 0)
-        {
-            return;
-        }
-
-        // One site per construct (the loop or if whose test controls the wait), in source order.
-        var sites = new Dictionary<SyntaxNode, (AmountTest Test, List<IOperation> Waits)>();
-        foreach (var (block, wait) in waits)
-        {
-            int[]? after = null; // how far the wait leads on: computed once, for the first branch that needs it
-            (AmountTest Test, SyntaxNode Condition, int Distance)? best = null;
-            foreach (var branch in tests)
+        var sites = FindControlledWaits<AmountTest>(
+            graph, model, waits, (IOperation? condition, out AmountTest test, out bool waitWhenTrue) =>
             {
-                var distance = branch.FromHigh[block];
-                if (distance >= 0 && branch.FromLow[block] < 0 && (best is null || distance < best.Value.Distance)
-                    && (block == branch.Block.Ordinal
-                        || (after ??= Distances(graph, graph.Blocks[block], test: null))[branch.Block.Ordinal] > 0
-                        || AlwaysReaches(graph, branch.High!, block, branch.Block)))
-                {
-                    best = (branch.Test, branch.Condition, distance);
-                }
-            }
+                var found = TryGetAmountTest(condition, matcher, depth: 0, out test);
+                waitWhenTrue = test.HighWhenTrue;
+                return found;
+            });
 
-            if (best is { } controlling)
-            {
-                var construct = Construct(controlling.Condition, wait.Syntax);
-                if (!sites.TryGetValue(construct, out var site))
-                {
-                    sites[construct] = site = (controlling.Test, new List<IOperation>());
-                }
-
-                site.Waits.Add(wait);
-            }
-        }
-
-        foreach (var construct in sites.Keys.OrderBy(c => c.SpanStart))
+        foreach (var (construct, branch, siteWaits) in sites)
         {
-            var (test, siteWaits) = sites[construct];
+            var test = branch.Test;
             var (shape, comparison, fix) = model.GetOperation(construct) switch
             {
                 ILoopOperation loop and (IWhileLoopOperation or IForLoopOperation) => PlanLoop(loop, matcher, owner),
@@ -196,30 +184,92 @@ internal sealed partial class PollingAnalysis
         }
     }
 
-    /// <summary>A branch of the graph on a test of the amount, with how far each block is along its "high" and its "low" edge.</summary>
+    /// <summary>
+    /// Reads a branch value (an operation of the original tree, not of the graph) as a test a rule knows, and says
+    /// which truth value means "keep waiting": the amount is high (BP0001), the queue is empty (BP0003).
+    /// </summary>
+    internal delegate bool TestReader<TTest>(IOperation? condition, out TTest test, out bool waitWhenTrue);
+
+    /// <summary>A branch of the graph on a test, with how far each block is along its "keep waiting" edge and along the other one.</summary>
     /// <remarks>
-    /// A wait is controlled by the branch when it is reached from the "high" edge and not from the "low" one, and
-    /// either leads back to the test (it repeats: a loop) or is where the "high" edge always goes (it is the branch's
+    /// A wait is controlled by the branch when it is reached from the waiting edge and not from the other one, and
+    /// either leads back to the test (it repeats: a loop) or is where the waiting edge always goes (it is the branch's
     /// own: <c>if (amount &gt; x) await Task.Delay(50);</c>, the setTimeout twin). Code after a wait loop is reached only
     /// through its exit edge too, but it neither repeats nor always follows, so it is not that loop's wait.
     /// </remarks>
-    private sealed record AmountBranch(AmountTest Test, SyntaxNode Condition, BasicBlock Block, BasicBlock? High, int[] FromHigh, int[] FromLow);
+    internal sealed record ControllingBranch<TTest>(TTest Test, SyntaxNode Condition, BasicBlock Block, BasicBlock? Waiting, int[] FromWaiting, int[] FromOther);
 
-    private List<AmountBranch> AmountBranches(ControlFlowGraph graph, SemanticModel model, BufferedAmountMatcher matcher)
+    /// <summary>
+    /// The detection, shared by every rule that reports a timed wait controlled by a test: for each wait, the innermost
+    /// branch that <paramref name="read"/> recognises and that controls it, grouped into one site per construct (the
+    /// loop or if whose test it is), in source order.
+    /// </summary>
+    internal static List<(SyntaxNode Construct, ControllingBranch<TTest> Branch, List<IOperation> Waits)> FindControlledWaits<TTest>(
+        ControlFlowGraph graph, SemanticModel model, IReadOnlyList<(int Block, IOperation Wait)> waits, TestReader<TTest> read)
     {
-        var branches = new List<AmountBranch>();
+        var result = new List<(SyntaxNode, ControllingBranch<TTest>, List<IOperation>)>();
+        var branches = Branches(graph, model, read);
+        if (branches.Count == 0)
+        {
+            return result;
+        }
+
+        var sites = new Dictionary<SyntaxNode, (ControllingBranch<TTest> Branch, List<IOperation> Waits)>();
+        foreach (var (block, wait) in waits)
+        {
+            int[]? after = null; // how far the wait leads on: computed once, for the first branch that needs it
+            (ControllingBranch<TTest> Branch, int Distance)? best = null;
+            foreach (var branch in branches)
+            {
+                var distance = branch.FromWaiting[block];
+                if (distance >= 0 && branch.FromOther[block] < 0 && (best is null || distance < best.Value.Distance)
+                    && (block == branch.Block.Ordinal
+                        || (after ??= Distances(graph, graph.Blocks[block], test: null))[branch.Block.Ordinal] > 0
+                        || AlwaysReaches(graph, branch.Waiting!, block, branch.Block)))
+                {
+                    best = (branch, distance);
+                }
+            }
+
+            if (best is { } controlling)
+            {
+                var construct = Construct(controlling.Branch.Condition, wait.Syntax);
+                if (!sites.TryGetValue(construct, out var site))
+                {
+                    sites[construct] = site = (controlling.Branch, new List<IOperation>());
+                }
+
+                site.Waits.Add(wait);
+            }
+        }
+
+        foreach (var construct in sites.Keys.OrderBy(c => c.SpanStart))
+        {
+            result.Add((construct, sites[construct].Branch, sites[construct].Waits));
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether the wait in block <paramref name="wait"/> leads back to the branch's test: it repeats, rather than waits once.</summary>
+    internal static bool Repeats(ControlFlowGraph graph, int wait, BasicBlock test) =>
+        wait == test.Ordinal || Distances(graph, graph.Blocks[wait], test: null)[test.Ordinal] > 0;
+
+    private static List<ControllingBranch<TTest>> Branches<TTest>(ControlFlowGraph graph, SemanticModel model, TestReader<TTest> read)
+    {
+        var branches = new List<ControllingBranch<TTest>>();
         foreach (var block in graph.Blocks)
         {
             if (block is not { BranchValue: { } value, ConditionalSuccessor: { } conditional, FallThroughSuccessor: { } fallThrough }
-                || !TryGetAmountTest(model.GetOperation(value.Syntax), matcher, depth: 0, out var test))
+                || !read(model.GetOperation(value.Syntax), out var test, out var waitWhenTrue))
             {
                 continue;
             }
 
             var whenTrue = block.ConditionKind == ControlFlowConditionKind.WhenTrue ? conditional.Destination : fallThrough.Destination;
             var whenFalse = block.ConditionKind == ControlFlowConditionKind.WhenTrue ? fallThrough.Destination : conditional.Destination;
-            var (high, low) = test.HighWhenTrue ? (whenTrue, whenFalse) : (whenFalse, whenTrue);
-            branches.Add(new AmountBranch(test, value.Syntax, block, high, Distances(graph, high, block), Distances(graph, low, block)));
+            var (waiting, other) = waitWhenTrue ? (whenTrue, whenFalse) : (whenFalse, whenTrue);
+            branches.Add(new ControllingBranch<TTest>(test, value.Syntax, block, waiting, Distances(graph, waiting, block), Distances(graph, other, block)));
         }
 
         return branches;

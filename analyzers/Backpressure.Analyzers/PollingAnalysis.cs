@@ -180,7 +180,7 @@ internal sealed partial class PollingAnalysis
             fixes.Count > 0 ? string.Empty : PollingSite.NoFixMessagePrefix + properties[PollingSite.NoFixKey] + ")"));
     }
 
-    private static Location HeaderLocation(SyntaxNode construct)
+    internal static Location HeaderLocation(SyntaxNode construct)
     {
         var span = construct switch
         {

@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|analyzer-cost|cli-cost [sites n,n,...]>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|queue-polling|analyzer-cost|cli-cost [sites n,n,...]>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -42,11 +42,14 @@ switch (args.FirstOrDefault())
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null,
             args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 25,
             args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : null);
+    case "queue-polling":
+        await QueuePolling.RunAsync();
+        return 0;
     case "strategies":
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
         return 2;
 }
 #endif
@@ -70,6 +73,7 @@ internal static class EndToEnd
                 Console.WriteLine("|---|---|---|---|---|---|---|");
                 await LowEventLatency.RunAsync(100_000);
             }),
+            ("queue-polling", () => QueuePolling.RunAsync()),
             ("micro", () =>
             {
                 MicroBenchmarks.Run([]);

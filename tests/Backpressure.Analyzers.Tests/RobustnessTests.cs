@@ -78,6 +78,36 @@ public sealed class RobustnessTests(ITestOutputHelper output)
         """,
     ];
 
+    private static readonly string[] QueueSeeds =
+    [
+        """
+        using System; using System.Collections.Concurrent; using System.Collections.Generic; using System.Threading; using System.Threading.Tasks;
+        class Q
+        {
+            private readonly ConcurrentQueue<byte[]> _incoming = new(); private static readonly ConcurrentStack<int> s_stack = new();
+            private readonly Queue<int> _locked = new(); private readonly object _gate = new();
+            public void On(byte[] d) { _incoming.Enqueue(d); lock (_gate) _locked.Enqueue(d.Length); }
+            public static void Push(int i) => s_stack.Push(i);
+            int Receive(int timeoutMs)
+            {
+                var waited = 0;
+                while (true) { if (_incoming.TryDequeue(out var d)) return d.Length; Thread.Sleep(25); waited += 25; if (waited > timeoutMs) return -1; }
+            }
+            async Task Drain(CancellationToken ct) { while (!ct.IsCancellationRequested) { while (s_stack.TryPop(out _)) { } await Task.Delay(10, ct).ConfigureAwait(false); } }
+            void L() { for (;;) { lock (_gate) { if (_locked.Count > 0) return; } Thread.Yield(); } }
+        }
+        """,
+        """
+        using System.Collections.Concurrent; using System.Net.Sockets; using System.Threading; using System.Threading.Channels; using System.Threading.Tasks;
+        class R
+        {
+            int Take(BlockingCollection<int> jobs) { int j; while (!jobs.TryTake(out j)) Thread.Sleep(20); return j; }
+            async Task<int> Read(ChannelReader<int> r) { int v; while (!r.TryRead(out v)) await Task.Delay(5); return v; }
+            void S(Socket s) { while (s.Available == 0) Thread.Sleep(1); }
+        }
+        """,
+    ];
+
     private static readonly string[] Junk = ["{", "}", "(", ")", ";", "await", "while", "if", "=>", ">", "<", "!", ".", "continue", "return", "ch", "Task.Delay(1)"];
 
     private static int Cases =>
@@ -117,6 +147,40 @@ public sealed class RobustnessTests(ITestOutputHelper output)
         output.WriteLine($"{Cases} mutated sources, {diagnosticsSeen} BP0001 reports, {fixesApplied} fixes applied, no exception.");
     }
 
+    [Fact]
+    public async Task QueueSeeds_AreReportedIntact_ByBP0003()
+    {
+        foreach (var seed in QueueSeeds)
+        {
+            var (diagnostics, exceptions) = await AnalyzeAsync(seed, QueuePolling);
+            Assert.Empty(exceptions);
+            Assert.Contains(diagnostics, d => d.Id == DiagnosticIds.QueuePolling);
+        }
+    }
+
+    [Fact]
+    public async Task MutatedQueueSources_NeverMakeBP0003OrItsFixThrow()
+    {
+        var mutations = Gen.Select(Gen.Int[0, 5], Gen.Int[0, 10_000], Gen.Int[0, Junk.Length - 1]).Array[1, 4];
+        var cases = Gen.Select(Gen.Int[0, QueueSeeds.Length - 1], mutations);
+        await cases.SampleAsync(
+            async (seed, edits) =>
+            {
+                var source = Mutate(QueueSeeds[seed], edits);
+                var (diagnostics, exceptions) = await AnalyzeAsync(source, QueuePolling, applyFixes: true);
+                Assert.True(exceptions.IsEmpty, $"threw on:\n{source}\n{string.Join("\n", exceptions)}");
+                Assert.DoesNotContain(diagnostics, d => d.Id == "AD0001");
+            },
+            iter: Cases / 2,
+            threads: 1);
+    }
+
+    private static readonly (DiagnosticAnalyzer Analyzer, CodeFixProvider Fix, string Id) BufferedAmount =
+        (new BP0001BufferedAmountPollingAnalyzer(), new BP0001BufferedAmountPollingCodeFix(), DiagnosticIds.BufferedAmountPolling);
+
+    private static readonly (DiagnosticAnalyzer Analyzer, CodeFixProvider Fix, string Id) QueuePolling =
+        (new BP0003QueuePollingAnalyzer(), new BP0003QueuePollingCodeFix(), DiagnosticIds.QueuePolling);
+
     private static string Mutate(string seed, (int Kind, int Position, int Junk)[] edits)
     {
         var tokens = CSharpSyntaxTree.ParseText(seed).GetRoot().DescendantTokens().Select(t => t.ToFullString()).ToList();
@@ -141,8 +205,11 @@ public sealed class RobustnessTests(ITestOutputHelper output)
         return string.Concat(tokens);
     }
 
+    private static Task<(ImmutableArray<Diagnostic> Diagnostics, ConcurrentQueue<Exception> Exceptions)> AnalyzeAsync(
+        string source, bool applyFixes = false, Action? onFix = null) => AnalyzeAsync(source, BufferedAmount, applyFixes, onFix);
+
     private static async Task<(ImmutableArray<Diagnostic> Diagnostics, ConcurrentQueue<Exception> Exceptions)> AnalyzeAsync(
-        string source, bool applyFixes = false, Action? onFix = null)
+        string source, (DiagnosticAnalyzer Analyzer, CodeFixProvider Fix, string Id) rule, bool applyFixes = false, Action? onFix = null)
     {
         using var workspace = new AdhocWorkspace();
         var project = workspace.AddProject(ProjectInfo.Create(
@@ -157,13 +224,13 @@ public sealed class RobustnessTests(ITestOutputHelper output)
         var options = new CompilationWithAnalyzersOptions(
             new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty), (ex, _, _) => exceptions.Enqueue(ex), concurrentAnalysis: false, logAnalyzerExecutionTime: false);
         var diagnostics = await compilation
-            .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new BP0001BufferedAmountPollingAnalyzer()), options)
+            .WithAnalyzers(ImmutableArray.Create(rule.Analyzer), options)
             .GetAnalyzerDiagnosticsAsync();
 
         if (applyFixes)
         {
-            var fix = new BP0001BufferedAmountPollingCodeFix();
-            foreach (var diagnostic in diagnostics.Where(d => d.Id == DiagnosticIds.BufferedAmountPolling))
+            var fix = rule.Fix;
+            foreach (var diagnostic in diagnostics.Where(d => d.Id == rule.Id))
             {
                 try
                 {
