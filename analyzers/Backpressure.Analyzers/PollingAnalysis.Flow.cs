@@ -24,23 +24,30 @@ internal sealed partial class PollingAnalysis
         BufferedAmountMatcher? matcher = null;
         ForEachWaitingGraph(
             context,
-            block => TryGetTree(block, context.CancellationToken, out var tree) && (matcher = tree.Matcher) is not null,
+            declaration => TryGetTree(declaration.SyntaxTree, context.CancellationToken, out var tree) && NamesAny(declaration, tree.AmountNames) && (matcher = tree.Matcher) is not null,
             (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, matcher!, context.ReportDiagnostic));
     }
 
     /// <summary>
     /// Hands every graph of the block (the function's, then its lambdas' and local functions') that makes a timed
     /// wait to <paramref name="onWaits"/>, with the waits and the block each sits in. <paramref name="mayPoll"/> is the
-    /// rule's cheap pre-filter, asked before any graph is built. The rules differ only in what they do with the waits.
+    /// rule's cheap pre-filter on the member's declaration, asked before anything is bound. The rules differ only in
+    /// what they do with the waits.
     /// </summary>
     internal void ForEachWaitingGraph(
-        OperationBlockAnalysisContext context, Func<IOperation, bool> mayPoll, Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits)
+        OperationBlockAnalysisContext context, Func<SyntaxNode, bool> mayPoll, Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits)
     {
+        // Reading OperationBlocks binds the member's code: the syntax decides first.
+        if (!context.OwningSymbol.DeclaringSyntaxReferences.Any(r => r.GetSyntax(context.CancellationToken) is var declaration && mayPoll(declaration) && MayWait(declaration)))
+        {
+            return;
+        }
+
         // A constructor's initializer and body are two blocks of one graph: analyse each graph once.
         var roots = new HashSet<IOperation>();
         foreach (var block in context.OperationBlocks)
         {
-            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || !mayPoll(block) || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
+            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
             {
                 continue;
             }
@@ -48,6 +55,9 @@ internal sealed partial class PollingAnalysis
             AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, onWaits, context.CancellationToken);
         }
     }
+
+    private static bool HasGraph(IOperation root) =>
+        root is IMethodBodyOperation or IConstructorBodyOperation or IFieldInitializerOperation or IPropertyInitializerOperation or IParameterInitializerOperation or IBlockOperation;
 
     /// <summary>
     /// A graph costs more than the rest of a rule: build one only for code that names a wait (or yields),
@@ -76,9 +86,6 @@ internal sealed partial class PollingAnalysis
 
         return operation;
     }
-
-    private static bool HasGraph(IOperation root) =>
-        root is IMethodBodyOperation or IConstructorBodyOperation or IFieldInitializerOperation or IPropertyInitializerOperation or IParameterInitializerOperation or IBlockOperation;
 
     /// <summary>One function's graph, then the graphs of the lambdas and local functions it declares: each polls on its own.</summary>
     private void AnalyzeGraph(

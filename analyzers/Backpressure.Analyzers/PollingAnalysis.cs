@@ -195,9 +195,11 @@ internal sealed partial class PollingAnalysis
         return Location.Create(construct.SyntaxTree, span);
     }
 
-    private bool TryGetTree(IOperation operation, CancellationToken cancellationToken, out TreeState state)
+    private bool TryGetTree(IOperation operation, CancellationToken cancellationToken, out TreeState state) =>
+        TryGetTree(operation.Syntax.SyntaxTree, cancellationToken, out state);
+
+    private bool TryGetTree(SyntaxTree tree, CancellationToken cancellationToken, out TreeState state)
     {
-        var tree = operation.Syntax.SyntaxTree;
         state = _trees.GetOrAdd(tree, t => CreateTreeState(t, cancellationToken));
         return state.MentionsCandidate;
     }
@@ -214,7 +216,52 @@ internal sealed partial class PollingAnalysis
         var mentions = TextMayName(tree.GetText(cancellationToken), matcher)
             && tree.GetRoot(cancellationToken).DescendantTokens()
                 .Any(token => token.IsKind(SyntaxKind.IdentifierToken) && matcher.IsCandidateName(token.ValueText));
-        return new TreeState(matcher, mentions);
+        return new TreeState(matcher, mentions, mentions ? AmountNames(tree.GetRoot(cancellationToken), matcher) : ImmutableHashSet<string>.Empty);
+    }
+
+    /// <summary>
+    /// The names that can bring an amount into a method of this file: the member names themselves, and the
+    /// parameterless properties, methods and local functions whose code names one of them (followed as deep as
+    /// predicates are inlined). A method that names none of them cannot test an amount, so it gets no graph.
+    /// </summary>
+    private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher)
+    {
+        var names = new HashSet<string>(matcher.MemberNames, StringComparer.OrdinalIgnoreCase);
+        var accessors = root.DescendantNodes()
+            .Select(node => node switch
+            {
+                PropertyDeclarationSyntax property => (Name: property.Identifier.ValueText, Node: (SyntaxNode)property),
+                MethodDeclarationSyntax { ParameterList.Parameters.Count: 0 } method => (method.Identifier.ValueText, method),
+                LocalFunctionStatementSyntax { ParameterList.Parameters.Count: 0 } local => (local.Identifier.ValueText, local),
+                _ => (null!, null!),
+            })
+            .Where(member => member.Node is not null)
+            .ToList();
+        for (var depth = 0; depth < MaxInlineDepth; depth++)
+        {
+            var found = accessors.Where(member => !names.Contains(member.Name) && NamesAny(member.Node, names)).Select(member => member.Name).ToList();
+            if (found.Count == 0)
+            {
+                break;
+            }
+
+            names.UnionWith(found);
+        }
+
+        return names.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static bool NamesAny(SyntaxNode code, ICollection<string> names)
+    {
+        foreach (var token in code.DescendantTokens())
+        {
+            if (token.IsKind(SyntaxKind.IdentifierToken) && names.Contains(token.ValueText))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -312,5 +359,5 @@ internal sealed partial class PollingAnalysis
         expected is not null && SymbolEqualityComparer.Default.Equals(type?.OriginalDefinition, expected);
 
 
-    private sealed record TreeState(BufferedAmountMatcher Matcher, bool MentionsCandidate);
+    private sealed record TreeState(BufferedAmountMatcher Matcher, bool MentionsCandidate, ImmutableHashSet<string> AmountNames);
 }

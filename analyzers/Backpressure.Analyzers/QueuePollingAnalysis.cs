@@ -47,7 +47,7 @@ internal sealed partial class QueuePollingAnalysis
         var cancellationToken = context.CancellationToken;
         _waits.ForEachWaitingGraph(
             context,
-            block => _mayPoll.GetOrAdd(block.Syntax.SyntaxTree, tree => MentionsSource(tree.GetText(cancellationToken).ToString())),
+            declaration => _mayPoll.GetOrAdd(declaration.SyntaxTree, tree => MentionsSource(tree.GetText(cancellationToken).ToString())),
             (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.ReportDiagnostic, cancellationToken));
     }
 
