@@ -136,7 +136,10 @@ public static class Fixer
                 break;
             }
 
+            // Every file's fix is computed against the same snapshot, so they all share one compilation: fixing
+            // file by file against a solution that changes after each would build a new one for each file.
             var roundStart = solution;
+            var fixedTexts = new List<(string? Path, DocumentId Id, SourceText Text)>();
             foreach (var file in candidates.GroupBy(c => c.Diagnostic.Location.SourceTree?.FilePath ?? string.Empty).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 // The most complete rewrite first: it may take in smaller sites with it.
@@ -148,7 +151,7 @@ public static class Fixer
                     attempted.Add(c.Attempt);
                 }
 
-                if (solution.GetDocumentId(batch[0].Diagnostic.Location.SourceTree) is not { } documentId || solution.GetDocument(documentId) is not { } document)
+                if (roundStart.GetDocumentId(batch[0].Diagnostic.Location.SourceTree) is not { } documentId || roundStart.GetDocument(documentId) is not { } document)
                 {
                     continue;
                 }
@@ -165,9 +168,14 @@ public static class Fixer
                 {
                     if (operation is ApplyChangesOperation apply && apply.ChangedSolution.GetDocument(documentId) is { } changed)
                     {
-                        solution = WithFileText(solution, document.FilePath, documentId, await changed.GetTextAsync(cancellationToken));
+                        fixedTexts.Add((document.FilePath, documentId, await changed.GetTextAsync(cancellationToken)));
                     }
                 }
+            }
+
+            foreach (var (path, id, text) in fixedTexts)
+            {
+                solution = WithFileText(solution, path, id, text);
             }
 
             var changedThisRound = solution.GetChanges(roundStart).GetProjectChanges().Select(p => p.ProjectId).ToList();
@@ -282,7 +290,9 @@ public static class Fixer
     /// Where a site of the fixed solution is in the original file: a dry run reports what is left where it is
     /// on disk. A site inside a rewritten stretch maps to the start of that stretch.
     /// </summary>
-    public static async Task<LinePosition> OriginalPositionAsync(Site site, Solution original, Solution fixedSolution, CancellationToken cancellationToken)
+    /// <param name="changesByDocument">Each document's changes, computed once however many sites it has left.</param>
+    public static async Task<LinePosition> OriginalPositionAsync(
+        Site site, Solution original, Solution fixedSolution, Dictionary<DocumentId, List<TextChange>> changesByDocument, CancellationToken cancellationToken)
     {
         var position = site.Diagnostic.Location.SourceSpan.Start;
         if (fixedSolution.GetDocument(site.Diagnostic.Location.SourceTree) is not { } after || original.GetDocument(after.Id) is not { } before)
@@ -290,9 +300,14 @@ public static class Fixer
             return site.Diagnostic.Location.GetLineSpan().StartLinePosition;
         }
 
+        if (!changesByDocument.TryGetValue(after.Id, out var changes))
+        {
+            changesByDocument[after.Id] = changes = [.. (await after.GetTextChangesAsync(before, cancellationToken)).OrderBy(c => c.Span.Start)];
+        }
+
         var delta = 0;
         var mapped = (int?)null;
-        foreach (var change in (await after.GetTextChangesAsync(before, cancellationToken)).OrderBy(c => c.Span.Start))
+        foreach (var change in changes)
         {
             var newStart = change.Span.Start + delta;
             if (position < newStart)

@@ -149,7 +149,7 @@ public static class Reports
                 ["fixes"] = new JsonArray(f.Fixes.Select(k => (JsonNode)JsonValue.Create(k)).ToArray()),
                 ["noFixReason"] = f.Reason,
             },
-        }).Concat(report.Proposed.Select(p => (JsonNode)new JsonObject
+        }).Concat(report.Proposed.Where(p => p.Replacements.Count > 0).Select(p => (JsonNode)new JsonObject
         {
             // A dry run's site as it is on disk, with the replacement that would fix it.
             ["ruleId"] = p.Finding.Id,

@@ -1,5 +1,6 @@
 using DiffPlex;
 using DiffPlex.Renderer;
+using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 using Spectre.Console;
 
@@ -79,9 +80,10 @@ public static class Runner
         // Each site counts once: what the fixed code still has is left, everything else was fixed. A dry run
         // wrote nothing, so what is left is reported where it is on disk, in the unfixed files.
         var left = new List<Finding>();
+        var changesByDocument = new Dictionary<DocumentId, List<TextChange>>();
         foreach (var site in result.Left)
         {
-            var position = options.DryRun ? await Fixer.OriginalPositionAsync(site, code.Solution, result.Fixed, cancellationToken) : (LinePosition?)null;
+            var position = options.DryRun ? await Fixer.OriginalPositionAsync(site, code.Solution, result.Fixed, changesByDocument, cancellationToken) : (LinePosition?)null;
             var finding = Analysis.ToFinding(site, input.Root, options.FixLevel, position);
             left.Add(result.Refused.TryGetValue(Fixer.Identity(site.Diagnostic), out var reason) ? finding with { Fixable = false, Reason = reason } : finding);
         }
