@@ -5,7 +5,9 @@ namespace Backpressure.Runtime.Tests;
 
 /// <summary>
 /// A hand-pumped channel: nothing drains unless the test calls <see cref="Drain"/>, so each test decides
-/// exactly when the low event fires and on which thread. Counts its event subscribers for leak checks.
+/// exactly when the low event fires and on which thread. Counts its event subscribers for leak checks, and
+/// records what the fault-injection tests assert: sends after the channel reported a stop, and sends made
+/// from inside one of its own event raises (a continuation run inline on the transport's thread).
 /// </summary>
 internal sealed class ManualChannel : IBufferedChannel
 {
@@ -21,6 +23,12 @@ internal sealed class ManualChannel : IBufferedChannel
     private int _sendCount;
     private long _peakBuffered;
     private string? _failOnStateRead;
+    private readonly List<int> _raisingThreads = new();
+    private int _stopReported;
+    private int _sendsAfterStop;
+    private int _sendsFromEventRaise;
+    private int _handlersAdded;
+    private int _handlersRemoved;
 
     public ManualChannel(bool supportsLowEvent = true, int maxMessageSize = int.MaxValue)
     {
@@ -30,20 +38,20 @@ internal sealed class ManualChannel : IBufferedChannel
 
     public event EventHandler? BufferedAmountLow
     {
-        add { lock (_lock) { _low += value; } }
-        remove { lock (_lock) { _low -= value; } }
+        add { lock (_lock) { _low += value; _handlersAdded++; } }
+        remove { lock (_lock) { _low -= value; _handlersRemoved++; } }
     }
 
     public event EventHandler? Closed
     {
-        add { lock (_lock) { _closed += value; } }
-        remove { lock (_lock) { _closed -= value; } }
+        add { lock (_lock) { _closed += value; _handlersAdded++; } }
+        remove { lock (_lock) { _closed -= value; _handlersRemoved++; } }
     }
 
     public event EventHandler<BufferedChannelErrorEventArgs>? Error
     {
-        add { lock (_lock) { _error += value; } }
-        remove { lock (_lock) { _error -= value; } }
+        add { lock (_lock) { _error += value; _handlersAdded++; } }
+        remove { lock (_lock) { _error -= value; _handlersRemoved++; } }
     }
 
     /// <summary>Runs inside <see cref="Send"/> before the message is queued; it may throw or change the channel.</summary>
@@ -86,7 +94,15 @@ internal sealed class ManualChannel : IBufferedChannel
             return (BufferedChannelState)Volatile.Read(ref _state);
         }
 
-        set => Volatile.Write(ref _state, (int)value);
+        set
+        {
+            if (value is BufferedChannelState.Closing or BufferedChannelState.Closed)
+            {
+                ReportStop();
+            }
+
+            Volatile.Write(ref _state, (int)value);
+        }
     }
 
     public int MaxMessageSize { get; }
@@ -118,8 +134,54 @@ internal sealed class ManualChannel : IBufferedChannel
 
     public IReadOnlyCollection<int> SendThreadIds => _sendThreads;
 
+    /// <summary>Gets a value indicating whether the channel has moved to Closing or Closed, or raised Error.</summary>
+    public bool StopReported => StopCount != 0;
+
+    /// <summary>Gets how many times the channel moved to Closing or Closed, or raised Error.</summary>
+    public int StopCount => Volatile.Read(ref _stopReported);
+
+    /// <summary>Gets the number of <see cref="Send"/> calls that began after <see cref="StopReported"/> became true.</summary>
+    public int SendsAfterStop => Volatile.Read(ref _sendsAfterStop);
+
+    /// <summary>Gets the number of <see cref="Send"/> calls made on a thread that was inside one of this channel's event raises.</summary>
+    public int SendsFromEventRaise => Volatile.Read(ref _sendsFromEventRaise);
+
+    /// <summary>Gets how many handlers were added to, and removed from, the three events over the channel's life.</summary>
+    public (int Added, int Removed) HandlerCounts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_handlersAdded, _handlersRemoved);
+            }
+        }
+    }
+
+    /// <summary>Gets a value indicating whether the calling thread is inside one of this channel's event raises.</summary>
+    public bool IsRaisingOnCurrentThread
+    {
+        get
+        {
+            lock (_raisingThreads)
+            {
+                return _raisingThreads.Contains(Environment.CurrentManagedThreadId);
+            }
+        }
+    }
+
     public void Send(ReadOnlyMemory<byte> message)
     {
+        if (StopReported)
+        {
+            Interlocked.Increment(ref _sendsAfterStop);
+        }
+
+        if (IsRaisingOnCurrentThread)
+        {
+            Interlocked.Increment(ref _sendsFromEventRaise);
+        }
+
         BeforeSend?.Invoke(SendCount);
         if (message.Length > MaxMessageSize)
         {
@@ -165,22 +227,25 @@ internal sealed class ManualChannel : IBufferedChannel
             }
         }
 
-        raise?.Invoke(this, EventArgs.Empty);
+        Raise(raise, EventArgs.Empty);
     }
 
     public void DrainAll() => Drain(long.MaxValue);
 
     /// <summary>Raises the low event regardless of the amount, as a buggy or spurious transport might.</summary>
-    public void RaiseLow() => Snapshot(ref _low)?.Invoke(this, EventArgs.Empty);
+    public void RaiseLow() => Raise(Snapshot(ref _low), EventArgs.Empty);
 
     public void RaiseClosed()
     {
         State = BufferedChannelState.Closed;
-        Snapshot(ref _closed)?.Invoke(this, EventArgs.Empty);
+        Raise(Snapshot(ref _closed), EventArgs.Empty);
     }
 
-    public void RaiseError(string message) =>
-        Snapshot(ref _error)?.Invoke(this, new BufferedChannelErrorEventArgs(message));
+    public void RaiseError(string message)
+    {
+        ReportStop();
+        Raise(Snapshot(ref _error), new BufferedChannelErrorEventArgs(message));
+    }
 
     /// <summary>
     /// Plays a failing link's own thread, which raises Error and then moves to Closed, running just as the
@@ -197,6 +262,40 @@ internal sealed class ManualChannel : IBufferedChannel
     }
 
     public byte[] Received() => Messages().SelectMany(m => m).ToArray();
+
+    private void ReportStop() => Interlocked.Increment(ref _stopReported);
+
+    /// <summary>Invokes the handlers with the calling thread marked as raising, so a send made from inside them is seen.</summary>
+    private void Raise<TArgs>(Delegate? handlers, TArgs args)
+        where TArgs : EventArgs
+    {
+        if (handlers is null)
+        {
+            return;
+        }
+
+        var thread = Environment.CurrentManagedThreadId;
+        lock (_raisingThreads)
+        {
+            _raisingThreads.Add(thread);
+        }
+
+        try
+        {
+            switch (handlers)
+            {
+                case EventHandler plain: plain(this, args); break;
+                case EventHandler<TArgs> typed: typed(this, args); break;
+            }
+        }
+        finally
+        {
+            lock (_raisingThreads)
+            {
+                _raisingThreads.Remove(thread);
+            }
+        }
+    }
 
     private static int Count(Delegate? handler) => handler?.GetInvocationList().Length ?? 0;
 
