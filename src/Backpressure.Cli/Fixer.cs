@@ -283,6 +283,18 @@ public static class Fixer
             yield return new TextSpan(s, l);
         }
 
+        if (diagnostic.Properties.TryGetValue(PollingSite.BoundedWaitCountKey, out var countText) && int.TryParse(countText, out var count))
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (diagnostic.Properties.TryGetValue(PollingSite.BoundedWaitSpanKey(i), out var wait) && wait?.Split(',') is [var waitStart, var waitLength]
+                    && int.TryParse(waitStart, out var ws) && int.TryParse(waitLength, out var wl))
+                {
+                    yield return new TextSpan(ws, wl);
+                }
+            }
+        }
+
         yield return diagnostic.Location.SourceSpan;
     }
 
