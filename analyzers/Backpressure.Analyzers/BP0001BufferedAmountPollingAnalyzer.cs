@@ -30,9 +30,7 @@ public sealed class BP0001BufferedAmountPollingAnalyzer : DiagnosticAnalyzer
             }
 
             var analysis = new PollingAnalysis(start.Compilation, types, start.Options.AnalyzerConfigOptionsProvider);
-            start.RegisterOperationBlockAction(analysis.AnalyzeOperationBlock);
-            start.RegisterOperationAction(analysis.AnalyzePeriodicLoop, OperationKind.Loop);
-            start.RegisterOperationAction(analysis.AnalyzeInvocation, OperationKind.Invocation);
+            start.RegisterCodeBlockAction(analysis.AnalyzeCodeBlock);
         });
     }
 }

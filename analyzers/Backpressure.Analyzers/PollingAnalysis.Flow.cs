@@ -19,42 +19,90 @@ namespace Backpressure.Analyzers;
 /// </summary>
 internal sealed partial class PollingAnalysis
 {
-    public void AnalyzeOperationBlock(OperationBlockAnalysisContext context)
-    {
-        BufferedAmountMatcher? matcher = null;
-        ForEachWaitingGraph(
-            context,
-            declaration => TryGetTree(declaration.SyntaxTree, context.CancellationToken, out var tree) && NamesAny(declaration, tree.AmountNames) && (matcher = tree.Matcher) is not null,
-            (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, matcher!, context.ReportDiagnostic));
-    }
-
     /// <summary>
-    /// Hands every graph of the block (the function's, then its lambdas' and local functions') that makes a timed
-    /// wait to <paramref name="onWaits"/>, with the waits and the block each sits in. <paramref name="mayPoll"/> is the
-    /// rule's cheap pre-filter on the member's declaration, asked before anything is bound. The rules differ only in
-    /// what they do with the waits.
+    /// BP0001 on one member. A code-block action, not an operation action: the rule builds operations (and a graph)
+    /// only for the members its syntax filter lets through, so a build that runs it makes no operation tree for the
+    /// thousands of members that cannot poll an amount.
     /// </summary>
-    internal void ForEachWaitingGraph(
-        OperationBlockAnalysisContext context, Func<SyntaxNode, bool> mayPoll, Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits)
+    public void AnalyzeCodeBlock(CodeBlockAnalysisContext context)
     {
-        // Reading OperationBlocks binds the member's code: the syntax decides first.
-        if (!context.OwningSymbol.DeclaringSyntaxReferences.Any(r => r.GetSyntax(context.CancellationToken) is var declaration && mayPoll(declaration) && MayWait(declaration)))
+        var cancellationToken = context.CancellationToken;
+        if (!TryGetTree(context.CodeBlock.SyntaxTree, cancellationToken, out var tree) || !NamesAny(context.CodeBlock, tree.AmountNames))
         {
             return;
         }
 
-        // A constructor's initializer and body are two blocks of one graph: analyse each graph once.
-        var roots = new HashSet<IOperation>();
-        foreach (var block in context.OperationBlocks)
-        {
-            if (!roots.Add(Root(block)) || !HasGraph(Root(block)) || block.SemanticModel is not { } model || !MayWait(Root(block).Syntax))
-            {
-                continue;
-            }
+        var timers = NamesAny(context.CodeBlock, TimerDriven);
+        ForEachWaitingGraph(
+            context.CodeBlock, context.OwningSymbol, context.SemanticModel, cancellationToken,
+            (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic),
+            timers ? root => AnalyzeTimerDriven(root, tree, context.OwningSymbol, context.ReportDiagnostic) : null);
+    }
 
-            AnalyzeGraph(context.GetControlFlowGraph(block), model, context.OwningSymbol, context.OwningSymbol, onWaits, context.CancellationToken);
+    /// <summary>
+    /// Hands every graph of the code block (the function's, then its lambdas' and local functions') that makes a timed
+    /// wait to <paramref name="onWaits"/>, with the waits and the block each sits in; and each root operation to
+    /// <paramref name="onRoot"/> when a rule wants the tree too. The caller's cheap syntax filter has already passed:
+    /// from here on the member is bound. The rules differ only in what they do with the waits.
+    /// </summary>
+    internal void ForEachWaitingGraph(
+        SyntaxNode codeBlock, ISymbol owner, SemanticModel model, CancellationToken cancellationToken,
+        Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits, Action<IOperation>? onRoot = null)
+    {
+        var waits = MayWait(codeBlock);
+        if (!waits && onRoot is null)
+        {
+            return;
+        }
+
+        foreach (var root in GraphRoots(codeBlock, owner, model, cancellationToken))
+        {
+            onRoot?.Invoke(root);
+            if (waits && MayWait(root.Syntax) && CreateGraph(root, cancellationToken) is { } graph)
+            {
+                AnalyzeGraph(graph, model, owner, owner, onWaits, cancellationToken);
+            }
         }
     }
+
+    /// <summary>
+    /// The roots of the code a declaration executes, each once (a constructor's initializer and body are one
+    /// graph, a method's body and its block too). A type's code
+    /// block (a primary constructor's base call) is left alone: its children are the members, each of which is a
+    /// code block of its own.
+    /// </summary>
+    private static IEnumerable<IOperation> GraphRoots(SyntaxNode codeBlock, ISymbol owner, SemanticModel model, CancellationToken cancellationToken)
+    {
+        if (codeBlock is BaseTypeDeclarationSyntax)
+        {
+            yield break;
+        }
+
+        // The declaration's own operation where it has one (a method body); otherwise its initializer and expression
+        // body. A field declaration is the code block of each of its fields: only the owner's declarator is its code.
+        IEnumerable<SyntaxNode?> parts = codeBlock is BaseFieldDeclarationSyntax field
+            ? field.Declaration.Variables.Where(v => owner.Locations.Any(l => l.SourceSpan == v.Identifier.Span)).Select(v => (SyntaxNode?)v.Initializer)
+            : codeBlock.ChildNodes().Where(c => c is EqualsValueClauseSyntax or ArrowExpressionClauseSyntax or BlockSyntax).Prepend(codeBlock);
+        var roots = new HashSet<IOperation>();
+        foreach (var part in parts.OfType<SyntaxNode>())
+        {
+            if (model.GetOperation(part, cancellationToken) is { } operation && Root(operation) is var root && HasGraph(root) && roots.Add(root))
+            {
+                yield return root;
+            }
+        }
+    }
+
+    private static ControlFlowGraph? CreateGraph(IOperation root, CancellationToken cancellationToken) => root switch
+    {
+        IMethodBodyOperation body => ControlFlowGraph.Create(body, cancellationToken),
+        IConstructorBodyOperation body => ControlFlowGraph.Create(body, cancellationToken),
+        IFieldInitializerOperation initializer => ControlFlowGraph.Create(initializer, cancellationToken),
+        IPropertyInitializerOperation initializer => ControlFlowGraph.Create(initializer, cancellationToken),
+        IParameterInitializerOperation initializer => ControlFlowGraph.Create(initializer, cancellationToken),
+        IBlockOperation block => ControlFlowGraph.Create(block, cancellationToken),
+        _ => null,
+    };
 
     private static bool HasGraph(IOperation root) =>
         root is IMethodBodyOperation or IConstructorBodyOperation or IFieldInitializerOperation or IPropertyInitializerOperation or IParameterInitializerOperation or IBlockOperation;

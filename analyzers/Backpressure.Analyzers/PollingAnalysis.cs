@@ -44,10 +44,28 @@ internal sealed partial class PollingAnalysis
     /// A tick loop that skips ticks while the queue is full: <c>while (await timer.WaitForNextTickAsync()) { if (amount &gt; x) continue; ... }</c>.
     /// The tick runs on every path, so the flow-based detection does not see it as controlled by the amount.
     /// </summary>
-    public void AnalyzePeriodicLoop(OperationAnalysisContext context)
+    private static readonly string[] TimerDriven = ["SpinUntil", "WaitForNextTickAsync"];
+
+    /// <summary>The two timer-driven shapes that are not a timed wait under a test: tick loops and <c>SpinWait.SpinUntil</c>.</summary>
+    private void AnalyzeTimerDriven(IOperation root, TreeState tree, ISymbol owner, Action<Diagnostic> report)
     {
-        var loop = (ILoopOperation)context.Operation;
-        if (!TryGetTree(loop, context.CancellationToken, out var tree) || LoopCondition(loop) is not { } condition || !ContainsPeriodicTick(condition))
+        foreach (var operation in DescendantsAndSelf(root))
+        {
+            switch (operation)
+            {
+                case ILoopOperation loop:
+                    AnalyzePeriodicLoop(loop, tree, report);
+                    break;
+                case IInvocationOperation invocation:
+                    AnalyzeSpinUntil(invocation, tree, owner, report);
+                    break;
+            }
+        }
+    }
+
+    private void AnalyzePeriodicLoop(ILoopOperation loop, TreeState tree, Action<Diagnostic> report)
+    {
+        if (LoopCondition(loop) is not { } condition || !ContainsPeriodicTick(condition))
         {
             return;
         }
@@ -57,20 +75,18 @@ internal sealed partial class PollingAnalysis
             if (Statements(gate.WhenTrue).LastOrDefault() is IBranchOperation { BranchKind: BranchKind.Continue }
                 && TryFindComparison(gate.Condition, tree.Matcher, until: false, out var comparison))
             {
-                Report(context.ReportDiagnostic, loop.Syntax, "timer loop", comparison, PollingSite.PeriodicTimer, fix: null, bounded: BoundedWaitPlan.None("a tick loop runs on the timer's schedule; rewrite it as a send loop that awaits the channel"));
+                Report(report, loop.Syntax, "timer loop", comparison, PollingSite.PeriodicTimer, fix: null, bounded: BoundedWaitPlan.None("a tick loop runs on the timer's schedule; rewrite it as a send loop that awaits the channel"));
                 return;
             }
         }
     }
 
-    public void AnalyzeInvocation(OperationAnalysisContext context)
+    private void AnalyzeSpinUntil(IInvocationOperation invocation, TreeState tree, ISymbol owner, Action<Diagnostic> report)
     {
-        var invocation = (IInvocationOperation)context.Operation;
         if (invocation.TargetMethod.Name != "SpinUntil"
             || !Is(invocation.TargetMethod.ContainingType, _types.SpinWait)
             || invocation.Arguments.Length == 0
             || Strip(invocation.Arguments[0].Value) is not IDelegateCreationOperation { Target: IAnonymousFunctionOperation lambda }
-            || !TryGetTree(invocation, context.CancellationToken, out var tree)
             || !TryFindComparison(lambda.Body, tree.Matcher, until: true, out var comparison))
         {
             return;
@@ -79,7 +95,7 @@ internal sealed partial class PollingAnalysis
         Fix? fix = null;
         if (invocation.Arguments.Length == 1
             && invocation.Parent is IExpressionStatementOperation statement
-            && IsAsyncContext(invocation, context.ContainingSymbol)
+            && IsAsyncContext(invocation, owner)
             && CanAwaitAt(invocation)
             && !statement.Syntax.ContainsDirectives
             && lambda.Body.Operations is [IReturnOperation { ReturnedValue: { } until }]
@@ -91,7 +107,7 @@ internal sealed partial class PollingAnalysis
         }
 
         Report(
-            context.ReportDiagnostic, invocation.Syntax, "SpinUntil call", comparison, PollingSite.SpinUntil, fix,
+            report, invocation.Syntax, "SpinUntil call", comparison, PollingSite.SpinUntil, fix,
             BoundedWaitPlan.None(fix is null ? "SpinUntil is replaced only in async code, by an awaited wait without a timeout" : null));
     }
 
@@ -194,9 +210,6 @@ internal sealed partial class PollingAnalysis
 
         return Location.Create(construct.SyntaxTree, span);
     }
-
-    private bool TryGetTree(IOperation operation, CancellationToken cancellationToken, out TreeState state) =>
-        TryGetTree(operation.Syntax.SyntaxTree, cancellationToken, out state);
 
     private bool TryGetTree(SyntaxTree tree, CancellationToken cancellationToken, out TreeState state)
     {

@@ -42,12 +42,16 @@ internal sealed partial class QueuePollingAnalysis
         _waits = waits;
     }
 
-    public void AnalyzeOperationBlock(OperationBlockAnalysisContext context)
+    public void AnalyzeCodeBlock(CodeBlockAnalysisContext context)
     {
         var cancellationToken = context.CancellationToken;
+        if (!_mayPoll.GetOrAdd(context.CodeBlock.SyntaxTree, tree => MentionsSource(tree.GetText(cancellationToken).ToString())))
+        {
+            return;
+        }
+
         _waits.ForEachWaitingGraph(
-            context,
-            declaration => _mayPoll.GetOrAdd(declaration.SyntaxTree, tree => MentionsSource(tree.GetText(cancellationToken).ToString())),
+            context.CodeBlock, context.OwningSymbol, context.SemanticModel, cancellationToken,
             (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.ReportDiagnostic, cancellationToken));
     }
 
