@@ -27,14 +27,15 @@ internal sealed partial class PollingAnalysis
     public void AnalyzeCodeBlock(CodeBlockAnalysisContext context)
     {
         var cancellationToken = context.CancellationToken;
-        if (!TryGetTree(context.CodeBlock.SyntaxTree, cancellationToken, out var tree) || !NamesAny(context.CodeBlock, tree.AmountNames))
+        if (!TryGetTree(context.CodeBlock.SyntaxTree, cancellationToken, out var tree) || !tree.Index!.NamesAny(context.CodeBlock.Span, tree.AmountNames))
         {
             return;
         }
 
-        var timers = NamesAny(context.CodeBlock, TimerDriven);
+        var waits = tree.Index.MayWait(context.CodeBlock.Span);
+        var timers = tree.Index.NamesAny(context.CodeBlock.Span, TimerDriven);
         ForEachWaitingGraph(
-            context.CodeBlock, context.OwningSymbol, context.SemanticModel, cancellationToken,
+            context.CodeBlock, context.OwningSymbol, context.SemanticModel, waits, cancellationToken,
             (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic),
             timers ? root => AnalyzeTimerDriven(root, tree, context.OwningSymbol, context.ReportDiagnostic) : null);
     }
@@ -42,14 +43,14 @@ internal sealed partial class PollingAnalysis
     /// <summary>
     /// Hands every graph of the code block (the function's, then its lambdas' and local functions') that makes a timed
     /// wait to <paramref name="onWaits"/>, with the waits and the block each sits in; and each root operation to
-    /// <paramref name="onRoot"/> when a rule wants the tree too. The caller's cheap syntax filter has already passed:
+    /// <paramref name="onRoot"/> when a rule wants the tree too. <paramref name="waits"/>: whether the block's syntax
+    /// may make a timed wait at all. The caller's cheap syntax filter has already passed:
     /// from here on the member is bound. The rules differ only in what they do with the waits.
     /// </summary>
     internal void ForEachWaitingGraph(
-        SyntaxNode codeBlock, ISymbol owner, SemanticModel model, CancellationToken cancellationToken,
+        SyntaxNode codeBlock, ISymbol owner, SemanticModel model, bool waits, CancellationToken cancellationToken,
         Action<ControlFlowGraph, SemanticModel, IReadOnlyList<(int Block, IOperation Wait)>> onWaits, Action<IOperation>? onRoot = null)
     {
-        var waits = MayWait(codeBlock);
         if (!waits && onRoot is null)
         {
             return;
@@ -111,19 +112,7 @@ internal sealed partial class PollingAnalysis
     /// A graph costs more than the rest of a rule: build one only for code that names a wait (or yields),
     /// which most methods of even a transport's file do not.
     /// </summary>
-    private static bool MayWait(SyntaxNode code)
-    {
-        foreach (var token in code.DescendantTokens())
-        {
-            if (token.IsKind(SyntaxKind.YieldKeyword)
-                || (token.IsKind(SyntaxKind.IdentifierToken) && token.ValueText is "Delay" or "Yield" or "Sleep" or "SpinWait" or "SpinOnce" or "Change" or "Start"))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    internal static bool MayWait(SyntaxNode code) => code.DescendantTokens().Any(TokenIndex.IsWait);
 
     private static IOperation Root(IOperation operation)
     {

@@ -214,7 +214,7 @@ internal sealed partial class PollingAnalysis
     private bool TryGetTree(SyntaxTree tree, CancellationToken cancellationToken, out TreeState state)
     {
         state = _trees.GetOrAdd(tree, t => CreateTreeState(t, cancellationToken));
-        return state.MentionsCandidate;
+        return state.Index is not null;
     }
 
     /// <summary>
@@ -226,10 +226,15 @@ internal sealed partial class PollingAnalysis
     {
         _options.GetOptions(tree).TryGetValue(BufferedAmountMatcher.MemberNamesOption, out var names);
         var matcher = new BufferedAmountMatcher(BufferedAmountMatcher.ParseMemberNames(names), _types.BufferedChannel, _canSend);
-        var mentions = TextMayName(tree.GetText(cancellationToken), matcher)
-            && tree.GetRoot(cancellationToken).DescendantTokens()
-                .Any(token => token.IsKind(SyntaxKind.IdentifierToken) && matcher.IsCandidateName(token.ValueText));
-        return new TreeState(matcher, mentions, mentions ? AmountNames(tree.GetRoot(cancellationToken), matcher) : ImmutableHashSet<string>.Empty);
+        if (!TextMayName(tree.GetText(cancellationToken), matcher))
+        {
+            return new TreeState(matcher, null, ImmutableHashSet<string>.Empty);
+        }
+
+        var index = TokenIndex.Create(tree.GetRoot(cancellationToken));
+        return index.NamesAny(tree.GetRoot(cancellationToken).FullSpan, matcher.MemberNames)
+            ? new TreeState(matcher, index, AmountNames(tree.GetRoot(cancellationToken), matcher, index))
+            : new TreeState(matcher, null, ImmutableHashSet<string>.Empty);
     }
 
     /// <summary>
@@ -237,7 +242,7 @@ internal sealed partial class PollingAnalysis
     /// parameterless properties, methods and local functions whose code names one of them (followed as deep as
     /// predicates are inlined). A method that names none of them cannot test an amount, so it gets no graph.
     /// </summary>
-    private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher)
+    private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher, TokenIndex index)
     {
         var names = new HashSet<string>(matcher.MemberNames, StringComparer.OrdinalIgnoreCase);
         var accessors = root.DescendantNodes()
@@ -252,7 +257,7 @@ internal sealed partial class PollingAnalysis
             .ToList();
         for (var depth = 0; depth < MaxInlineDepth; depth++)
         {
-            var found = accessors.Where(member => !names.Contains(member.Name) && NamesAny(member.Node, names)).Select(member => member.Name).ToList();
+            var found = accessors.Where(member => !names.Contains(member.Name) && index.NamesAny(member.Node.Span, names)).Select(member => member.Name).ToList();
             if (found.Count == 0)
             {
                 break;
@@ -262,19 +267,6 @@ internal sealed partial class PollingAnalysis
         }
 
         return names.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase);
-    }
-
-    private static bool NamesAny(SyntaxNode code, ICollection<string> names)
-    {
-        foreach (var token in code.DescendantTokens())
-        {
-            if (token.IsKind(SyntaxKind.IdentifierToken) && names.Contains(token.ValueText))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>
@@ -372,5 +364,6 @@ internal sealed partial class PollingAnalysis
         expected is not null && SymbolEqualityComparer.Default.Equals(type?.OriginalDefinition, expected);
 
 
-    private sealed record TreeState(BufferedAmountMatcher Matcher, bool MentionsCandidate, ImmutableHashSet<string> AmountNames);
+    /// <summary>What the rule knows of one file before binding it: its matcher and, when it names a candidate member, where it names what.</summary>
+    private sealed record TreeState(BufferedAmountMatcher Matcher, TokenIndex? Index, ImmutableHashSet<string> AmountNames);
 }

@@ -51,7 +51,7 @@ internal sealed partial class QueuePollingAnalysis
         }
 
         _waits.ForEachWaitingGraph(
-            context.CodeBlock, context.OwningSymbol, context.SemanticModel, cancellationToken,
+            context.CodeBlock, context.OwningSymbol, context.SemanticModel, PollingAnalysis.MayWait(context.CodeBlock), cancellationToken,
             (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.ReportDiagnostic, cancellationToken));
     }
 
