@@ -112,7 +112,7 @@ internal sealed partial class PollingAnalysis
     /// A graph costs more than the rest of a rule: build one only for code that names a wait (or yields),
     /// which most methods of even a transport's file do not.
     /// </summary>
-    internal static bool MayWait(SyntaxNode code) => code.DescendantTokens().Any(TokenIndex.IsWait);
+    internal static bool MayWait(SyntaxNode code) => code.DescendantTokens().Any(NameIndex.IsWait);
 
     private static IOperation Root(IOperation operation)
     {

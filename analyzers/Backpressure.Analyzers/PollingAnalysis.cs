@@ -218,21 +218,15 @@ internal sealed partial class PollingAnalysis
     }
 
     /// <summary>
-    /// Reads the tree's options once, and scans it once: a tree that never names a candidate member cannot
-    /// poll one, so every callback in it returns before touching the semantic model. The text is searched
-    /// first, which costs no syntax nodes; only a file whose text contains a name has its tokens scanned.
+    /// Reads the tree's options once and searches its text: a tree that never names a candidate member cannot
+    /// poll one, so every callback in it returns before touching the semantic model or a syntax node.
     /// </summary>
     private TreeState CreateTreeState(SyntaxTree tree, CancellationToken cancellationToken)
     {
         _options.GetOptions(tree).TryGetValue(BufferedAmountMatcher.MemberNamesOption, out var names);
         var matcher = new BufferedAmountMatcher(BufferedAmountMatcher.ParseMemberNames(names), _types.BufferedChannel, _canSend);
-        if (!TextMayName(tree.GetText(cancellationToken), matcher))
-        {
-            return new TreeState(matcher, null, ImmutableHashSet<string>.Empty);
-        }
-
-        var index = TokenIndex.Create(tree.GetRoot(cancellationToken));
-        return index.NamesAny(tree.GetRoot(cancellationToken).FullSpan, matcher.MemberNames)
+        var index = NameIndex.Create(tree, cancellationToken);
+        return index.NamesAny(new TextSpan(0, tree.Length), matcher.MemberNames)
             ? new TreeState(matcher, index, AmountNames(tree.GetRoot(cancellationToken), matcher, index))
             : new TreeState(matcher, null, ImmutableHashSet<string>.Empty);
     }
@@ -241,23 +235,19 @@ internal sealed partial class PollingAnalysis
     /// The names that can bring an amount into a method of this file: the member names themselves, and the
     /// parameterless properties, methods and local functions whose code names one of them (followed as deep as
     /// predicates are inlined). A method that names none of them cannot test an amount, so it gets no graph.
+    /// Only the syntax around a name is walked: a declaration that names none is not entered.
     /// </summary>
-    private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher, TokenIndex index)
+    private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher, NameIndex index)
     {
         var names = new HashSet<string>(matcher.MemberNames, StringComparer.OrdinalIgnoreCase);
-        var accessors = root.DescendantNodes()
-            .Select(node => node switch
-            {
-                PropertyDeclarationSyntax property => (Name: property.Identifier.ValueText, Node: (SyntaxNode)property),
-                MethodDeclarationSyntax { ParameterList.Parameters.Count: 0 } method => (method.Identifier.ValueText, method),
-                LocalFunctionStatementSyntax { ParameterList.Parameters.Count: 0 } local => (local.Identifier.ValueText, local),
-                _ => (null!, null!),
-            })
-            .Where(member => member.Node is not null)
-            .ToList();
         for (var depth = 0; depth < MaxInlineDepth; depth++)
         {
-            var found = accessors.Where(member => !names.Contains(member.Name) && index.NamesAny(member.Node.Span, names)).Select(member => member.Name).ToList();
+            var found = root.DescendantNodes(node => index.NamesAny(node.Span, names))
+                .Where(node => index.NamesAny(node.Span, names))
+                .Select(AccessorName)
+                .OfType<string>()
+                .Where(name => !names.Contains(name))
+                .ToList();
             if (found.Count == 0)
             {
                 break;
@@ -267,30 +257,14 @@ internal sealed partial class PollingAnalysis
         }
 
         return names.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase);
-    }
 
-    /// <summary>
-    /// Whether the text contains a candidate name, ignoring case as the matcher does. An identifier may be
-    /// spelled with Unicode escapes (<c>Buffered\u0041mount</c>), which a text search cannot see: a file with
-    /// any such escape goes on to the token scan.
-    /// </summary>
-    private static bool TextMayName(SourceText text, BufferedAmountMatcher matcher)
-    {
-        var source = text.ToString();
-        if (source.IndexOf("\\u", StringComparison.OrdinalIgnoreCase) >= 0)
+        static string? AccessorName(SyntaxNode node) => node switch
         {
-            return true;
-        }
-
-        foreach (var name in matcher.MemberNames)
-        {
-            if (source.IndexOf(name, StringComparison.OrdinalIgnoreCase) >= 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
+            PropertyDeclarationSyntax property => property.Identifier.ValueText,
+            MethodDeclarationSyntax { ParameterList.Parameters.Count: 0 } method => method.Identifier.ValueText,
+            LocalFunctionStatementSyntax { ParameterList.Parameters.Count: 0 } local => local.Identifier.ValueText,
+            _ => null,
+        };
     }
 
     private static ImmutableArray<IOperation> Statements(IOperation? body) => body switch
@@ -365,5 +339,5 @@ internal sealed partial class PollingAnalysis
 
 
     /// <summary>What the rule knows of one file before binding it: its matcher and, when it names a candidate member, where it names what.</summary>
-    private sealed record TreeState(BufferedAmountMatcher Matcher, TokenIndex? Index, ImmutableHashSet<string> AmountNames);
+    private sealed record TreeState(BufferedAmountMatcher Matcher, NameIndex? Index, ImmutableHashSet<string> AmountNames);
 }
