@@ -46,7 +46,20 @@ internal sealed class NameIndex
     public static NameIndex Create(SyntaxTree tree, CancellationToken cancellationToken)
     {
         var text = tree.GetText(cancellationToken).ToString();
-        return new NameIndex(text, text.IndexOf("\\u", StringComparison.OrdinalIgnoreCase) >= 0 ? tree.GetRoot(cancellationToken) : null);
+        return new NameIndex(text, HasUnicodeEscape(text) ? tree.GetRoot(cancellationToken) : null);
+    }
+
+    private static bool HasUnicodeEscape(string text)
+    {
+        for (var at = text.IndexOf('\\'); at >= 0 && at + 1 < text.Length; at = text.IndexOf('\\', at + 1))
+        {
+            if (text[at + 1] is 'u' or 'U')
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A token that may start a timed wait.</summary>
@@ -57,7 +70,7 @@ internal sealed class NameIndex
     {
         foreach (var name in names)
         {
-            if (AnyIn(Positions(name), span))
+            if (AnyIn(PositionList(name), span))
             {
                 return true;
             }
@@ -68,7 +81,10 @@ internal sealed class NameIndex
 
     public bool MayWait(TextSpan span) => NamesAny(span, WaitNames);
 
-    private List<int> Positions(string name) =>
+    /// <summary>Where the file may name <paramref name="name"/>, in order.</summary>
+    public IReadOnlyList<int> Positions(string name) => PositionList(name);
+
+    private List<int> PositionList(string name) =>
         _fromTokens
             ? (_positions.TryGetValue(name, out var positions) ? positions : [])
             : _positions.GetOrAdd(name, Search);

@@ -235,25 +235,20 @@ internal sealed partial class PollingAnalysis
     /// The names that can bring an amount into a method of this file: the member names themselves, and the
     /// parameterless properties, methods and local functions whose code names one of them (followed as deep as
     /// predicates are inlined). A method that names none of them cannot test an amount, so it gets no graph.
-    /// Only the syntax around a name is walked: a declaration that names none is not entered.
+    /// Only the declarations around each place a name is written are looked at, not the rest of the file.
     /// </summary>
     private static ImmutableHashSet<string> AmountNames(SyntaxNode root, BufferedAmountMatcher matcher, NameIndex index)
     {
         var names = new HashSet<string>(matcher.MemberNames, StringComparer.OrdinalIgnoreCase);
-        for (var depth = 0; depth < MaxInlineDepth; depth++)
+        var newest = names.ToList();
+        for (var depth = 0; depth < MaxInlineDepth && newest.Count > 0; depth++)
         {
-            var found = root.DescendantNodes(node => index.NamesAny(node.Span, names))
-                .Where(node => index.NamesAny(node.Span, names))
+            newest = newest.SelectMany(index.Positions)
+                .SelectMany(position => root.FindToken(position).Parent?.AncestorsAndSelf() ?? [])
                 .Select(AccessorName)
                 .OfType<string>()
-                .Where(name => !names.Contains(name))
+                .Where(names.Add)
                 .ToList();
-            if (found.Count == 0)
-            {
-                break;
-            }
-
-            names.UnionWith(found);
         }
 
         return names.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase);
