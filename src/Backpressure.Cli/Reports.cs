@@ -127,7 +127,9 @@ public static class Reports
             },
         };
 
-        var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
+        // Every rule the tool knows (SARIF lists the rules a tool supports), and the generator's BP0002.
+        var descriptors = Rule.All.SelectMany(r => r.Analyzer.SupportedDiagnostics).Append(DiagnosticDescriptors.ChannelNotAdaptable).OrderBy(d => d.Id, StringComparer.Ordinal);
+        var rules = new JsonArray(descriptors.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
             ["name"] = PascalCase(d.Title.ToString()),
@@ -158,7 +160,7 @@ public static class Reports
             ["locations"] = new JsonArray(Location(p.Finding.Path, p.Finding.Line, p.Finding.Column)),
             ["fixes"] = new JsonArray(new JsonObject
             {
-                ["description"] = new JsonObject { ["text"] = "Wait for the low-buffer event instead of polling (backpressure fix)." },
+                ["description"] = new JsonObject { ["text"] = Rule.Of(p.Finding.Id).FixDescription },
                 ["artifactChanges"] = new JsonArray(new JsonObject
                 {
                     ["artifactLocation"] = new JsonObject { ["uri"] = Uri(p.Finding.Path), ["uriBaseId"] = "SRCROOT" },

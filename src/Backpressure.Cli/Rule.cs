@@ -1,0 +1,31 @@
+using System.Collections.Immutable;
+using Backpressure.Analyzers;
+using Backpressure.CodeFixes;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace Backpressure.Cli;
+
+/// <summary>
+/// A rule the tool runs: its analyzer, the code fix whose fix-all <c>fix</c> applies, the equivalence keys
+/// it may apply, and whether those rewrites call the runtime (then a project without the runtime gets no
+/// fix for it, and every call a rewrite adds must bind to the runtime's method).
+/// </summary>
+public sealed record Rule(
+    string Id, DiagnosticAnalyzer Analyzer, CodeFixProvider CodeFix, ImmutableArray<string> FixKeys, bool NeedsRuntime, string FixDescription)
+{
+    /// <summary>Gets every rule the tool knows, in id order: what it runs unless --diagnostics names some.</summary>
+    public static ImmutableArray<Rule> All { get; } =
+    [
+        new(
+            DiagnosticIds.BufferedAmountPolling, new BP0001BufferedAmountPollingAnalyzer(), new BP0001BufferedAmountPollingCodeFix(), FixLevels.Keys,
+            NeedsRuntime: true, "Wait for the low-buffer event instead of polling (backpressure fix)."),
+        new(
+            DiagnosticIds.QueuePolling, new BP0003QueuePollingAnalyzer(), new BP0003QueuePollingCodeFix(),
+            [BP0003QueuePollingCodeFix.SignalEquivalenceKey, BP0003QueuePollingCodeFix.TakeWithTimeoutEquivalenceKey],
+            NeedsRuntime: false, "Wake when something is added instead of polling (backpressure fix)."),
+    ];
+
+    /// <summary>The rule that reports <paramref name="id"/>; only ids of <see cref="All"/> reach a finding.</summary>
+    public static Rule Of(string id) => All.First(r => r.Id == id);
+}
