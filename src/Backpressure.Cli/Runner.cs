@@ -89,7 +89,7 @@ public static class Runner
         }
 
         left = Sort(left);
-        var fixedSites = Math.Max(0, result.Found.Length - left.Count);
+        var fixedByRule = result.Found.GroupBy(s => s.Diagnostic.Id).ToDictionary(g => g.Key, g => Math.Max(0, g.Count() - left.Count(f => f.Id == g.Key)), StringComparer.Ordinal);
         var changes = new List<(string Path, string Before, string After)>();
         foreach (var id in result.ChangedDocuments)
         {
@@ -99,7 +99,13 @@ public static class Runner
         }
 
         changes = [.. changes.OrderBy(c => c.Path, StringComparer.Ordinal)];
-        var report = new Report(left, fixedSites, changes.Count, options.DryRun, Verb.Fix) { NewWarnings = result.NewWarnings, Warnings = code.Warnings, Configuration = code.Configuration };
+        var report = new Report(left, fixedByRule.Values.Sum(), changes.Count, options.DryRun, Verb.Fix)
+        {
+            FixedByRule = fixedByRule,
+            NewWarnings = result.NewWarnings,
+            Warnings = code.Warnings,
+            Configuration = code.Configuration,
+        };
         if (options.DryRun)
         {
             var renderer = new UnidiffRenderer(new Differ(), contextLines: 3);

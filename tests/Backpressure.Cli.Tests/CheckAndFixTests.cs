@@ -218,6 +218,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.All(report.Findings, f => Assert.Equal("FileSender.cs", f.Path));
         Assert.Equal([14, 30, 49, 61, 76], report.Findings.Select(f => f.Line));
         Assert.All(report.Findings, f => Assert.True(f.Fixable));
+        Assert.Equal([new JsonRuleCount("BP0001", 5, 5, 0)], report.Summary.ByRule);
         Assert.Equal(output, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine);
     }
 
@@ -333,7 +334,9 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
     private sealed record JsonMessage(string Id, string Path, int Line, int Column, string Message);
 
-    private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun);
+    private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun, List<JsonRuleCount> ByRule);
+
+    private sealed record JsonRuleCount(string Id, int Findings, int Fixable, int Fixed);
 }
 
 public sealed class InputTests
