@@ -6,7 +6,7 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Backpressure.Cli;
 
-/// <summary>One BP0001 site, as reported: the rewrites it offers (equivalence keys) and, when it offers none it may use, why.</summary>
+/// <summary>One site of a rule (BP0001, BP0003), as reported: the rewrites it offers (equivalence keys) and, when it offers none it may use, why.</summary>
 public sealed record Finding(
     string Id, string Path, int Line, int Column, string Message, bool Fixable, string Severity, IReadOnlyList<string> Fixes, string? Reason);
 
@@ -16,7 +16,7 @@ public sealed record CompilerMessage(string Id, string Path, int Line, int Colum
     public override string ToString() => $"{Path}({Line},{Column}): {Severity} {Id}: {Message}";
 }
 
-/// <summary>One BP0001 diagnostic and what the CLI knows about its project.</summary>
+/// <summary>One diagnostic of a rule the CLI runs and what the CLI knows about its project.</summary>
 public sealed record Site(Diagnostic Diagnostic, ProjectId Project, bool HasRuntime)
 {
     public string FilePath => Diagnostic.Location.SourceTree?.FilePath ?? string.Empty;
@@ -26,12 +26,12 @@ public sealed record Site(Diagnostic Diagnostic, ProjectId Project, bool HasRunt
 }
 
 /// <summary>
-/// What one analysis of a project found: its BP0001 sites and, when asked for, the compiler's errors and
+/// What one analysis of a project found: the sites of the rules run and, when asked for, the compiler's errors and
 /// warnings; and whether the runtime's <c>Backpressure.IBufferedChannel</c> is in its compilation.
 /// </summary>
 public sealed record ProjectAnalysis(ImmutableArray<Diagnostic> Findings, ImmutableArray<Diagnostic> Errors, ImmutableArray<Diagnostic> Warnings, bool HasRuntime);
 
-/// <summary>Runs BP0001 over every project, with each project's own options (.editorconfig severity and BP0001.member_names).</summary>
+/// <summary>Runs the chosen rules over every project, with each project's own options (.editorconfig severities and BP0001.member_names).</summary>
 public static class Analysis
 {
     public const string RuntimeContract = "Backpressure.IBufferedChannel";
@@ -43,14 +43,14 @@ public static class Analysis
     /// the same pass: the analyzer driver compiles every method body anyway, so asking for both costs about as
     /// much as asking for the analyzer's findings alone, and far less than a second, separate compile.
     /// </summary>
-    public static async Task<ProjectAnalysis> AnalyzeAsync(Project project, bool withCompiler, CancellationToken cancellationToken)
+    public static async Task<ProjectAnalysis> AnalyzeAsync(Project project, ImmutableArray<Rule> rules, bool withCompiler, CancellationToken cancellationToken)
     {
         var compilation = await project.GetCompilationAsync(cancellationToken)
             ?? throw new CliException(ExitCodes.BadInput, $"'{project.Name}' has no compilation.");
         var thrown = new List<Exception>();
         var options = new CompilationWithAnalyzersOptions(project.AnalyzerOptions, (ex, _, _) => { lock (thrown) { thrown.Add(ex); } }, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
-        var analyzer = new BP0001BufferedAmountPollingAnalyzer();
-        var withAnalyzers = compilation.WithAnalyzers([analyzer], options);
+        var analyzers = rules.Select(r => r.Analyzer).ToImmutableArray();
+        var withAnalyzers = compilation.WithAnalyzers(analyzers, options);
         var diagnostics = withCompiler
             ? await withAnalyzers.GetAllDiagnosticsAsync(cancellationToken)
             : await withAnalyzers.GetAnalyzerDiagnosticsAsync(cancellationToken);
@@ -59,11 +59,11 @@ public static class Analysis
             throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}");
         }
 
-        var ours = analyzer.SupportedDiagnostics.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        var ours = analyzers.SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
         var compiler = withCompiler ? diagnostics.Where(d => !d.IsSuppressed && !ours.Contains(d.Id)).ToList() : [];
         return new ProjectAnalysis(
             diagnostics
-                .Where(d => d.Id == DiagnosticIds.BufferedAmountPolling && !d.IsSuppressed && d.Severity != DiagnosticSeverity.Hidden && d.Location.IsInSource)
+                .Where(d => rules.Any(r => r.Id == d.Id) && !d.IsSuppressed && d.Severity != DiagnosticSeverity.Hidden && d.Location.IsInSource)
 
                 // A file that does not parse is skipped (the loader says so): its sites are not reported, and so never fixed.
                 .Where(d => !d.Location.SourceTree!.GetDiagnostics(cancellationToken).Any(e => e.Severity == DiagnosticSeverity.Error))
@@ -80,6 +80,7 @@ public static class Analysis
     /// </summary>
     public static async Task<ImmutableDictionary<ProjectId, ProjectAnalysis>> AnalyzeAsync(
         Solution solution,
+        ImmutableArray<Rule> rules,
         bool withCompiler,
         CancellationToken cancellationToken,
         ImmutableDictionary<ProjectId, ProjectAnalysis>? previous = null,
@@ -97,14 +98,14 @@ public static class Analysis
         {
             result[project.Id] = stale is not null && !stale.Contains(project.Id) && previous!.TryGetValue(project.Id, out var kept)
                 ? kept
-                : await AnalyzeAsync(project, withCompiler, cancellationToken);
+                : await AnalyzeAsync(project, rules, withCompiler, cancellationToken);
         }
 
         return result.ToImmutable();
     }
 
     /// <summary>
-    /// Every BP0001 site of an analysis, each once however many target frameworks see it; where targets see
+    /// Every site of an analysis, each once however many target frameworks see it; where targets see
     /// it differently (one has no runtime), as the target that offers the least sees it.
     /// </summary>
     public static ImmutableArray<Site> Sites(ImmutableDictionary<ProjectId, ProjectAnalysis> analysis) =>
@@ -130,7 +131,8 @@ public static class Analysis
             return reason;
         }
 
-        return site.HasRuntime ? null : MissingRuntimeReason;
+        // Only rewrites that call the runtime need it: BP0003's signal is the BCL's SemaphoreSlim.
+        return site.HasRuntime || !Rule.Of(site.Diagnostic.Id).NeedsRuntime ? null : MissingRuntimeReason;
     }
 
     public static Finding ToFinding(Site site, string root, FixLevel level, LinePosition? position = null)

@@ -18,7 +18,10 @@ public enum FixLevel
     SendLoop,
 }
 
-/// <summary>BP0001's rewrites, by equivalence key, and which one a site gets at a given level.</summary>
+/// <summary>
+/// BP0001's rewrites, by equivalence key, and which one a site gets at a given level. Other rules' rewrites
+/// (BP0003's) have no levels: --fix-level does not govern them, and a site gets the one it offers.
+/// </summary>
 public static class FixLevels
 {
     public const string BoundedWaitKey = BP0001BufferedAmountPollingCodeFix.BoundedWaitEquivalenceKey;
@@ -31,8 +34,8 @@ public static class FixLevels
     /// <summary>The analyzer's property saying, for people, why a site has no rewrite.</summary>
     public const string NoFixProperty = PollingSite.NoFixKey;
 
-    /// <summary>Keys in level order: a key's index is the lowest <see cref="FixLevel"/> that allows it.</summary>
-    private static readonly ImmutableArray<string> Ordered = [BoundedWaitKey, ReplaceWaitKey, ReplaceSendLoopKey];
+    /// <summary>BP0001's keys in level order: a key's index is the lowest <see cref="FixLevel"/> that allows it.</summary>
+    public static readonly ImmutableArray<string> Keys = [BoundedWaitKey, ReplaceWaitKey, ReplaceSendLoopKey];
 
     public static string OptionValue(FixLevel level) => level switch
     {
@@ -49,18 +52,19 @@ public static class FixLevels
         _ => null,
     };
 
-    /// <summary>The equivalence keys BP0001 offers at this site, from the analyzer's <see cref="FixesProperty"/>.</summary>
+    /// <summary>The equivalence keys the site's rule offers at this site, from the analyzer's <see cref="FixesProperty"/>.</summary>
     public static ImmutableArray<string> Offered(Diagnostic diagnostic) =>
         diagnostic.Properties.TryGetValue(FixesProperty, out var fixes) && fixes is not null
-            ? [.. fixes.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(Ordered.Contains)]
+            ? [.. fixes.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(Rule.Of(diagnostic.Id).FixKeys.Contains)]
             : [];
 
     /// <summary>The most complete rewrite offered at the site that <paramref name="level"/> allows, or null.</summary>
     public static string? Choose(Diagnostic diagnostic, FixLevel level) =>
         Offered(diagnostic).Where(key => Rank(key) <= (int)level).OrderByDescending(Rank).FirstOrDefault();
 
-    /// <summary>The lowest level that allows <paramref name="key"/>.</summary>
+    /// <summary>The lowest level that allows <paramref name="key"/>, one of BP0001's.</summary>
     public static FixLevel LevelOf(string key) => (FixLevel)Rank(key);
 
-    private static int Rank(string key) => Ordered.IndexOf(key);
+    /// <summary>How complete a rewrite is, for ordering: BP0001's by level, -1 for a key without levels (every level allows it).</summary>
+    public static int Rank(string key) => Keys.IndexOf(key);
 }

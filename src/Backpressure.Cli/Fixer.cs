@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Backpressure.Analyzers;
 using Backpressure.Analyzers.Adapters;
-using Backpressure.CodeFixes;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
@@ -13,7 +12,7 @@ namespace Backpressure.Cli;
 
 /// <summary>
 /// The outcome of fixing: the fixed solution, the documents it changed (one per file), the compiler errors
-/// and warnings it would add, and the BP0001 sites before (<paramref name="Found"/>) and after (<paramref name="Left"/>).
+/// and warnings it would add, and the sites before (<paramref name="Found"/>) and after (<paramref name="Left"/>).
 /// </summary>
 public sealed record FixResult(
     Solution Fixed,
@@ -31,9 +30,10 @@ public sealed record FixResult(
 }
 
 /// <summary>
-/// Applies BP0001's fix-all file by file, re-analyses, and repeats while sites remain fixable (at most
+/// Applies each rule's fix-all file by file, re-analyses, and repeats while sites remain fixable (at most
 /// <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Each round gives a file one
-/// batch: the sites of one rewrite (the most complete its level allows) as one target framework sees them;
+/// batch: the sites of one rewrite (BP0001's, the most complete its level allows, before BP0003's) as one
+/// target framework sees them, since each rewrite is planned on the text it was found in;
 /// the new text then replaces the file in every project and target that compiles it, and what is left
 /// (another rewrite, a site only another target sees) waits for the next round, when positions are fresh.
 /// Every analysis also compiles (one pass gives both), and a re-analysis covers only the changed projects
@@ -42,8 +42,8 @@ public sealed record FixResult(
 /// </summary>
 public static class Fixer
 {
-    /// <summary>Three rewrites, plus a round for sites that only show once their neighbours are fixed.</summary>
-    public const int MaxIterations = 4;
+    /// <summary>Each rewrite of each rule run once, plus a round for sites that only show once their neighbours are fixed (BP0001 alone: 4).</summary>
+    public static int MaxIterations(ImmutableArray<Rule> rules) => rules.Sum(r => r.FixKeys.Length) + 1;
 
     /// <summary>The runtime's methods a rewrite calls: each new call must bind to the runtime, not to a same-named method of the user's.</summary>
     private static readonly string[] RuntimeMethods =
@@ -51,20 +51,20 @@ public static class Fixer
 
     private const string RuntimeAssembly = "Backpressure";
 
-    public static async Task<FixResult> FixAsync(Solution original, string root, FixLevel level, CancellationToken cancellationToken)
+    public static async Task<FixResult> FixAsync(Solution original, string root, ImmutableArray<Rule> rules, FixLevel level, CancellationToken cancellationToken)
     {
-        var before = await Analysis.AnalyzeAsync(original, withCompiler: true, cancellationToken);
+        var before = await Analysis.AnalyzeAsync(original, rules, withCompiler: true, cancellationToken);
         var refused = new Dictionary<string, string>(StringComparer.Ordinal);
 
         // A site whose rewrite would call someone else's method is left out, and the fix made again without
         // it: every other site still gets its rewrite. Each pass refuses at least one site, or is the last.
         for (var pass = 0; ; pass++)
         {
-            var (solution, analysis) = await ApplyAsync(original, before, level, refused.Keys.ToHashSet(StringComparer.Ordinal), cancellationToken);
+            var (solution, analysis) = await ApplyAsync(original, before, rules, level, refused.Keys.ToHashSet(StringComparer.Ordinal), cancellationToken);
             var changedDocuments = solution.GetChanges(original).GetProjectChanges()
                 .SelectMany(p => p.GetChangedDocuments())
                 .ToList();
-            var misbound = await MisboundAsync(original, solution, changedDocuments, Analysis.Sites(before), cancellationToken);
+            var misbound = await MisboundAsync(original, solution, changedDocuments, [.. Analysis.Sites(before).Where(s => Rule.Of(s.Diagnostic.Id).NeedsRuntime)], cancellationToken);
             var fresh = misbound.Where(m => !refused.ContainsKey(m.Site)).ToList();
             if (fresh.Count == 0 || pass == 3)
             {
@@ -113,15 +113,13 @@ public static class Fixer
     }
 
     private static async Task<(Solution Solution, ImmutableDictionary<ProjectId, ProjectAnalysis> Analysis)> ApplyAsync(
-        Solution original, ImmutableDictionary<ProjectId, ProjectAnalysis> before, FixLevel level, HashSet<string> refused, CancellationToken cancellationToken)
+        Solution original, ImmutableDictionary<ProjectId, ProjectAnalysis> before, ImmutableArray<Rule> rules, FixLevel level, HashSet<string> refused, CancellationToken cancellationToken)
     {
-        var provider = new BP0001BufferedAmountPollingCodeFix();
-        var fixAll = provider.GetFixAllProvider()!;
         var solution = original;
         var attempted = new HashSet<string>(StringComparer.Ordinal);
         var analysis = before;
 
-        for (var round = 0; round < MaxIterations; round++)
+        for (var round = 0; round < MaxIterations(rules); round++)
         {
             // A site offered the same rewrite again after it was applied would loop: it is not tried twice.
             var candidates = analysis
@@ -143,7 +141,7 @@ public static class Fixer
             foreach (var file in candidates.GroupBy(c => c.Diagnostic.Location.SourceTree?.FilePath ?? string.Empty).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 // The most complete rewrite first: it may take in smaller sites with it.
-                var key = file.Select(c => c.Key).OrderByDescending(FixLevels.LevelOf).First();
+                var key = file.Select(c => c.Key).OrderByDescending(FixLevels.Rank).First();
                 var project = file.Where(c => c.Key == key).OrderBy(c => c.Project.Id).First().Project;
                 var batch = file.Where(c => c.Key == key && c.Project == project).ToList();
                 foreach (var c in batch)
@@ -156,10 +154,11 @@ public static class Fixer
                     continue;
                 }
 
+                var rule = Rule.Of(batch[0].Diagnostic.Id);
                 var context = new FixAllContext(
-                    document, provider, FixAllScope.Document, key,
-                    [DiagnosticIds.BufferedAmountPolling], new KnownDiagnostics([.. batch.Select(c => c.Diagnostic)]), cancellationToken);
-                if (await fixAll.GetFixAsync(context) is not { } action)
+                    document, rule.CodeFix, FixAllScope.Document, key,
+                    [rule.Id], new KnownDiagnostics([.. batch.Select(c => c.Diagnostic)]), cancellationToken);
+                if (await rule.CodeFix.GetFixAllProvider()!.GetFixAsync(context) is not { } action)
                 {
                     continue;
                 }
@@ -184,7 +183,7 @@ public static class Fixer
                 continue;
             }
 
-            analysis = await Analysis.AnalyzeAsync(solution, withCompiler: true, cancellationToken, analysis, changedThisRound);
+            analysis = await Analysis.AnalyzeAsync(solution, rules, withCompiler: true, cancellationToken, analysis, changedThisRound);
         }
 
         return (solution, analysis);
@@ -194,7 +193,7 @@ public static class Fixer
     /// Every call a rewrite added (inside a changed stretch of a changed document, in every target) to one of
     /// the runtime's method names that binds to a method outside the runtime: the user's own same-named
     /// extension, say, which would compile and silently drop the backpressure. The generator's adapter counts
-    /// as the runtime's. Each is handed back with the original site whose rewrite added it.
+    /// as the runtime's. Each is handed back with the original site (of a rule whose rewrites call the runtime) whose rewrite added it.
     /// </summary>
     private static async Task<List<(string Site, string Reason)>> MisboundAsync(
         Solution original, Solution fixedSolution, IReadOnlyList<DocumentId> changed, ImmutableArray<Site> sites, CancellationToken cancellationToken)
@@ -277,25 +276,30 @@ public static class Fixer
             yield return diagnostic.AdditionalLocations[0].SourceSpan;
         }
 
-        if (diagnostic.Properties.TryGetValue(PollingSite.SendLoopSpanKey, out var span) && span?.Split(',') is [var start, var length]
-            && int.TryParse(start, out var s) && int.TryParse(length, out var l))
+        if (Span(PollingSite.SendLoopSpanKey) is { } sendLoop)
         {
-            yield return new TextSpan(s, l);
+            yield return sendLoop;
         }
 
-        if (diagnostic.Properties.TryGetValue(PollingSite.BoundedWaitCountKey, out var countText) && int.TryParse(countText, out var count))
+        // BP0001's timer calls, and BP0003's edits (its signal field, its releases, its waits).
+        foreach (var (countKey, spanKey) in new (string, Func<int, string>)[] { (PollingSite.BoundedWaitCountKey, PollingSite.BoundedWaitSpanKey), (QueueSite.EditCountKey, QueueSite.EditSpanKey) })
         {
+            var count = diagnostic.Properties.TryGetValue(countKey, out var countText) && int.TryParse(countText, out var n) ? n : 0;
             for (var i = 0; i < count; i++)
             {
-                if (diagnostic.Properties.TryGetValue(PollingSite.BoundedWaitSpanKey(i), out var wait) && wait?.Split(',') is [var waitStart, var waitLength]
-                    && int.TryParse(waitStart, out var ws) && int.TryParse(waitLength, out var wl))
+                if (Span(spanKey(i)) is { } edit)
                 {
-                    yield return new TextSpan(ws, wl);
+                    yield return edit;
                 }
             }
         }
 
         yield return diagnostic.Location.SourceSpan;
+
+        TextSpan? Span(string key) => diagnostic.Properties.TryGetValue(key, out var value) && value?.Split(',') is [var start, var length]
+            && int.TryParse(start, out var s) && int.TryParse(length, out var l)
+                ? new TextSpan(s, l)
+                : null;
     }
 
     /// <summary>

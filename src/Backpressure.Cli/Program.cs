@@ -59,7 +59,7 @@ public static class Program
         });
         var fixLevel = new Option<string>("--fix-level")
         {
-            Description = "The most complete rewrite to apply at a site: bounded-wait (only the timer call), wait (the wait loop), send-loop (the whole send loop; the default). Each site gets the most complete one it offers at or below this.",
+            Description = "The most complete rewrite to apply at a BP0001 site: bounded-wait (only the timer call), wait (the wait loop), send-loop (the whole send loop; the default). Each site gets the most complete one it offers at or below this. A BP0003 site gets the one rewrite it offers, whatever the level.",
             DefaultValueFactory = _ => "send-loop",
         };
         fixLevel.Validators.Add(result =>
@@ -70,11 +70,25 @@ public static class Program
             }
         });
 
-        var check = new Command("check", "Report BP0001 sites: time-based polling on a channel's buffered amount.") { path, format, outputFile, configuration };
-        var fix = new Command("fix", "Rewrite BP0001 sites into event-driven waits, only if the result compiles with no new error.") { path, format, outputFile, configuration, dryRun, fixLevel };
+        var allRules = string.Join(",", Rule.All.Select(r => r.Id));
+        var diagnostics = new Option<string>("--diagnostics")
+        {
+            Description = "The rules to run, as comma-separated ids; the default is every rule the tool knows.",
+            DefaultValueFactory = _ => allRules,
+        };
+        diagnostics.Validators.Add(result =>
+        {
+            if (Rule.Parse(result.GetValueOrDefault<string>(), out var problem).IsEmpty)
+            {
+                result.AddError(problem!);
+            }
+        });
+
+        var check = new Command("check", "Report BP0001 sites (time-based polling on a channel's buffered amount) and BP0003 sites (a consumer polling a queue on a timer).") { path, format, outputFile, configuration, diagnostics };
+        var fix = new Command("fix", "Rewrite BP0001 and BP0003 sites into event-driven waits, only if the result compiles with no new error.") { path, format, outputFile, configuration, diagnostics, dryRun, fixLevel };
 
         // A plain command, not RootCommand, whose name would be the assembly's (Backpressure.Cli) in --help.
-        var root = new Command("backpressure", $"Finds and fixes send-queue polling (BP0001), Roslyn-checked. {ExitCodes.Help}") { check, fix };
+        var root = new Command("backpressure", $"Finds and fixes send-queue polling (BP0001) and receive-queue polling (BP0003), Roslyn-checked. {ExitCodes.Help}") { check, fix };
         root.Options.Add(new HelpOption());
         root.Options.Add(new VersionOption());
 
@@ -83,6 +97,7 @@ public static class Program
             {
                 FixLevel = verb == Verb.Fix ? FixLevels.Parse(result.GetValue(fixLevel)!)!.Value : FixLevel.SendLoop,
                 Configuration = result.GetValue(configuration)!,
+                Rules = Rule.Parse(result.GetValue(diagnostics), out _),
             };
 
         // The token is the caller's (Main's Ctrl-C), not the parser's, which would end the process after a timeout.

@@ -10,6 +10,9 @@ public sealed record Replacement(int StartLine, int StartColumn, int EndLine, in
 /// <summary>A site a dry run would fix, with the replacements that fix it (in SARIF, its <c>fixes</c>).</summary>
 public sealed record ProposedFix(Finding Finding, IReadOnlyList<Replacement> Replacements);
 
+/// <summary>One rule's share of a report: its sites left (found, for check), how many of those have a fix, and how many were fixed.</summary>
+public sealed record RuleCount(string Id, int Findings, int Fixable, int Fixed);
+
 /// <summary>What a run reports: its findings and, for fix, what was fixed.</summary>
 public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int FilesChanged, bool DryRun, Verb Verb)
 {
@@ -28,7 +31,15 @@ public sealed record Report(IReadOnlyList<Finding> Findings, int Fixed, int File
     /// <summary>Gets the MSBuild configuration analysed; null for loose files.</summary>
     public string? Configuration { get; init; }
 
+    /// <summary>Gets, for fix, how many sites of each rule were fixed (or would be, in a dry run), by rule id.</summary>
+    public IReadOnlyDictionary<string, int> FixedByRule { get; init; } = new Dictionary<string, int>();
+
     public int Fixable => Findings.Count(f => f.Fixable);
+
+    /// <summary>Gets every rule with a site in the report, fixed or left, in id order.</summary>
+    public IReadOnlyList<RuleCount> ByRule =>
+        [.. Findings.Select(f => f.Id).Concat(FixedByRule.Where(p => p.Value > 0).Select(p => p.Key)).Distinct().Order(StringComparer.Ordinal)
+            .Select(id => new RuleCount(id, Findings.Count(f => f.Id == id), Findings.Count(f => f.Id == id && f.Fixable), FixedByRule.GetValueOrDefault(id)))];
 }
 
 /// <summary>Renders a report as MSBuild-style text for people, or JSON and SARIF 2.1.0 for machines.</summary>
@@ -65,9 +76,29 @@ public static class Reports
         var summary = report.Verb == Verb.Check
             ? $"{report.Findings.Count} finding(s), {report.Fixable} with an automatic fix."
             : $"{(report.DryRun ? "Would fix" : "Fixed")} {report.Fixed} site(s) in {report.FilesChanged} file(s); {report.Findings.Count} site(s) left for a manual fix.";
-        return report.NewWarnings.Count == 0
-            ? summary
-            : $"{summary} The fix {(report.DryRun ? "would add" : "added")} {report.NewWarnings.Count} compiler warning(s).";
+        if (report.NewWarnings.Count > 0)
+        {
+            summary += $" The fix {(report.DryRun ? "would add" : "added")} {report.NewWarnings.Count} compiler warning(s).";
+        }
+
+        return report.ByRule.Count == 0 ? summary : $"{summary} By rule: {ByRule(report)}.";
+    }
+
+    /// <summary>Each rule's share of the summary's counts: "2 BP0001, 1 BP0003" (check), "fixed 2 BP0001; left 1 BP0003" (fix).</summary>
+    private static string ByRule(Report report)
+    {
+        string Counts(Func<RuleCount, int> count) => string.Join(", ", report.ByRule.Where(r => count(r) > 0).Select(r => $"{count(r)} {r.Id}"));
+        if (report.Verb == Verb.Check)
+        {
+            return Counts(r => r.Findings);
+        }
+
+        var (fixedCounts, leftCounts) = (Counts(r => r.Fixed), Counts(r => r.Findings));
+        return string.Join("; ", new[]
+        {
+            fixedCounts.Length == 0 ? null : $"{(report.DryRun ? "would fix" : "fixed")} {fixedCounts}",
+            leftCounts.Length == 0 ? null : $"left {leftCounts}",
+        }.OfType<string>());
     }
 
     public static string Json(Report report)
@@ -102,6 +133,13 @@ public static class Reports
                 ["fixed"] = report.Fixed,
                 ["filesChanged"] = report.FilesChanged,
                 ["dryRun"] = report.DryRun,
+                ["byRule"] = new JsonArray(report.ByRule.Select(r => (JsonNode)new JsonObject
+                {
+                    ["id"] = r.Id,
+                    ["findings"] = r.Findings,
+                    ["fixable"] = r.Fixable,
+                    ["fixed"] = r.Fixed,
+                }).ToArray()),
             },
         };
         if (report.Diff is not null)
@@ -127,7 +165,9 @@ public static class Reports
             },
         };
 
-        var rules = new JsonArray(new[] { DiagnosticDescriptors.BufferedAmountPolling, DiagnosticDescriptors.ChannelNotAdaptable }.Select(d => (JsonNode)new JsonObject
+        // Every rule the tool knows (SARIF lists the rules a tool supports), and the generator's BP0002.
+        var descriptors = Rule.All.SelectMany(r => r.Analyzer.SupportedDiagnostics).Append(DiagnosticDescriptors.ChannelNotAdaptable).OrderBy(d => d.Id, StringComparer.Ordinal);
+        var rules = new JsonArray(descriptors.Select(d => (JsonNode)new JsonObject
         {
             ["id"] = d.Id,
             ["name"] = PascalCase(d.Title.ToString()),
@@ -158,7 +198,7 @@ public static class Reports
             ["locations"] = new JsonArray(Location(p.Finding.Path, p.Finding.Line, p.Finding.Column)),
             ["fixes"] = new JsonArray(new JsonObject
             {
-                ["description"] = new JsonObject { ["text"] = "Wait for the low-buffer event instead of polling (backpressure fix)." },
+                ["description"] = new JsonObject { ["text"] = Rule.Of(p.Finding.Id).FixDescription },
                 ["artifactChanges"] = new JsonArray(new JsonObject
                 {
                     ["artifactLocation"] = new JsonObject { ["uri"] = Uri(p.Finding.Path), ["uriBaseId"] = "SRCROOT" },

@@ -46,7 +46,7 @@ public static class Runner
 
     private static async Task<int> CheckAsync(CliOptions options, Input input, LoadedCode code, TextWriter output, CancellationToken cancellationToken)
     {
-        var analysis = await WithProgressAsync(output, "Analysing", () => Analysis.AnalyzeAsync(code.Solution, withCompiler: false, cancellationToken));
+        var analysis = await WithProgressAsync(output, "Analysing", () => Analysis.AnalyzeAsync(code.Solution, options.Rules, withCompiler: false, cancellationToken));
         var findings = Sort(Analysis.Sites(analysis).Select(s => Analysis.ToFinding(s, input.Root, options.FixLevel)));
         await EmitAsync(options, input, new Report(findings, 0, 0, false, Verb.Check) { Warnings = code.Warnings, Configuration = code.Configuration }, output, [], cancellationToken);
         return findings.Count == 0 ? ExitCodes.Success : ExitCodes.FindingsRemain;
@@ -54,7 +54,7 @@ public static class Runner
 
     private static async Task<int> FixAsync(CliOptions options, Input input, LoadedCode code, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var result = await WithProgressAsync(output, "Fixing", () => Fixer.FixAsync(code.Solution, input.Root, options.FixLevel, cancellationToken));
+        var result = await WithProgressAsync(output, "Fixing", () => Fixer.FixAsync(code.Solution, input.Root, options.Rules, options.FixLevel, cancellationToken));
         if (result.NewErrors.Count > 0)
         {
             await error.WriteLineAsync($"error: the fix was refused: the fixed code would have {result.NewErrors.Count} new compiler error(s); nothing was written.");
@@ -89,7 +89,7 @@ public static class Runner
         }
 
         left = Sort(left);
-        var fixedSites = Math.Max(0, result.Found.Length - left.Count);
+        var fixedByRule = result.Found.GroupBy(s => s.Diagnostic.Id).ToDictionary(g => g.Key, g => Math.Max(0, g.Count() - left.Count(f => f.Id == g.Key)), StringComparer.Ordinal);
         var changes = new List<(string Path, string Before, string After)>();
         foreach (var id in result.ChangedDocuments)
         {
@@ -99,7 +99,13 @@ public static class Runner
         }
 
         changes = [.. changes.OrderBy(c => c.Path, StringComparer.Ordinal)];
-        var report = new Report(left, fixedSites, changes.Count, options.DryRun, Verb.Fix) { NewWarnings = result.NewWarnings, Warnings = code.Warnings, Configuration = code.Configuration };
+        var report = new Report(left, fixedByRule.Values.Sum(), changes.Count, options.DryRun, Verb.Fix)
+        {
+            FixedByRule = fixedByRule,
+            NewWarnings = result.NewWarnings,
+            Warnings = code.Warnings,
+            Configuration = code.Configuration,
+        };
         if (options.DryRun)
         {
             var renderer = new UnidiffRenderer(new Differ(), contextLines: 3);

@@ -218,6 +218,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.All(report.Findings, f => Assert.Equal("FileSender.cs", f.Path));
         Assert.Equal([14, 30, 49, 61, 76], report.Findings.Select(f => f.Line));
         Assert.All(report.Findings, f => Assert.True(f.Fixable));
+        Assert.Equal([new JsonRuleCount("BP0001", 5, 5, 0)], report.Summary.ByRule);
         Assert.Equal(output, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine);
     }
 
@@ -279,29 +280,7 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
         Assert.Equal([14, 30, 49, 61, 76], withFixes.Select(r => r.GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region").GetProperty("startLine").GetInt32()).Order());
 
         // The replacements are minimal text edits whose cut points may vary; applied to the file on disk, they must give the fix.
-        var original = await File.ReadAllTextAsync(sample.SenderFile);
-        var lineStarts = new List<int> { 0 };
-        for (var i = 0; i < original.Length; i++)
-        {
-            if (original[i] == '\n')
-            {
-                lineStarts.Add(i + 1);
-            }
-        }
-
-        int Offset(JsonElement region, string line, string column) => lineStarts[region.GetProperty(line).GetInt32() - 1] + region.GetProperty(column).GetInt32() - 1;
-        var edits = withFixes.SelectMany(r => r.GetProperty("fixes")[0].GetProperty("artifactChanges")[0].GetProperty("replacements").EnumerateArray())
-            .Select(r => (
-                Start: Offset(r.GetProperty("deletedRegion"), "startLine", "startColumn"),
-                End: Offset(r.GetProperty("deletedRegion"), "endLine", "endColumn"),
-                Text: r.GetProperty("insertedContent").GetProperty("text").GetString()!))
-            .OrderByDescending(e => e.Start)
-            .ToList();
-        var applied = original;
-        foreach (var (start, end, text) in edits)
-        {
-            applied = applied[..start] + text + applied[end..];
-        }
+        var applied = Cli.ApplyFixes(await File.ReadAllTextAsync(sample.SenderFile), withFixes);
 
         Assert.Contains("await transport.AsBufferedChannel().SendAsync(file, ", applied, StringComparison.Ordinal);
         Assert.Contains("WaitForBufferedAmountLowAsync(0)", applied, StringComparison.Ordinal);
@@ -333,7 +312,9 @@ public sealed class CheckAndFixTests(SampleWorkspace sample) : IDisposable
 
     private sealed record JsonMessage(string Id, string Path, int Line, int Column, string Message);
 
-    private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun);
+    private sealed record JsonSummary(int Findings, int Fixable, int Fixed, int FilesChanged, bool DryRun, List<JsonRuleCount> ByRule);
+
+    private sealed record JsonRuleCount(string Id, int Findings, int Fixable, int Fixed);
 }
 
 public sealed class InputTests

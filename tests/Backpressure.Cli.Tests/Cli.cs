@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Backpressure.Cli.Tests;
 
 /// <summary>Runs the tool through its real entry point, capturing what it prints.</summary>
@@ -9,6 +11,35 @@ internal static class Cli
         using var error = new StringWriter();
         var code = await Program.RunAsync(args, output, error);
         return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Applies the replacements of SARIF results' first fix (1-based lines and columns, end exclusive) to the text they were made for.</summary>
+    public static string ApplyFixes(string original, IEnumerable<JsonElement> results)
+    {
+        var lineStarts = new List<int> { 0 };
+        for (var i = 0; i < original.Length; i++)
+        {
+            if (original[i] == '\n')
+            {
+                lineStarts.Add(i + 1);
+            }
+        }
+
+        int Offset(JsonElement region, string line, string column) => lineStarts[region.GetProperty(line).GetInt32() - 1] + region.GetProperty(column).GetInt32() - 1;
+        var edits = results.SelectMany(r => r.GetProperty("fixes")[0].GetProperty("artifactChanges")[0].GetProperty("replacements").EnumerateArray())
+            .Select(r => (
+                Start: Offset(r.GetProperty("deletedRegion"), "startLine", "startColumn"),
+                End: Offset(r.GetProperty("deletedRegion"), "endLine", "endColumn"),
+                Text: r.GetProperty("insertedContent").GetProperty("text").GetString()!))
+            .OrderByDescending(e => e.Start)
+            .ToList();
+        var applied = original;
+        foreach (var (start, end, text) in edits)
+        {
+            applied = applied[..start] + text + applied[end..];
+        }
+
+        return applied;
     }
 
     /// <summary>A fresh folder of loose files (no project), deleted at dispose.</summary>
