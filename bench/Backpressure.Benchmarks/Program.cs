@@ -17,6 +17,12 @@ switch (args.FirstOrDefault())
     case "alloc":
         await AllocationProbe.RunAsync();
         return 0;
+    case "analyzer-cost" when args.Length > 1 && args[1] == "versus":
+        return await AnalyzerCostVersus.RunAsync(
+            args[2],
+            args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1000,
+            args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 10,
+            args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 10);
     case "analyzer-cost":
         await AnalyzerCost.RunAsync(
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1000,
@@ -49,7 +55,7 @@ switch (args.FirstOrDefault())
         await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
         return 2;
 }
 #endif
