@@ -38,8 +38,8 @@ public sealed class BackpressureOptions
     /// Chunks are sent while the buffered amount is at or below this many bytes. <see langword="null"/>
     /// derives it from <paramref name="lowThreshold"/> (see <see cref="DeriveHighWatermark"/>); passing
     /// <paramref name="lowThreshold"/> gives exactly the pause-at-the-threshold behaviour of the seed.
-    /// A value given here is a hard bound: the queue never holds more than it plus one chunk, even on the
-    /// no-event fallback, which may raise a derived high watermark (see <see cref="HighWatermarkIsDerived"/>).
+    /// A value given here is a hard bound: the queue never holds more than it plus one chunk, while a derived one
+    /// may be raised with the low threshold when the sender measures it needs more queue (see <see cref="HighWatermarkIsDerived"/>).
     /// </param>
     /// <param name="timeProvider">The clock and timers of the no-event fallback; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative or zero, or <paramref name="highWatermark"/> is below <paramref name="lowThreshold"/>.</exception>
@@ -86,10 +86,13 @@ public sealed class BackpressureOptions
 
     /// <summary>
     /// Gets a value indicating whether <see cref="HighWatermark"/> was derived from the low threshold rather than
-    /// given. On a channel without a low event, timers sleep longer than asked (15.6 ms on Windows, several ms
-    /// on a busy machine), so <c>SendAsync</c> raises its thresholds on a fast link until the queue outlasts
-    /// the sleep it measured, by at most 15 times the low threshold. It raises a derived high watermark with
-    /// them; a given one stays the bound, and only the low threshold rises, up to it.
+    /// given. <c>SendAsync</c> measures how long it is away once the queue is low and how fast the link drains,
+    /// and raises its thresholds on a fast link until the queue left at the low threshold outlasts that absence:
+    /// on a channel without a low event, the timer's real shortest sleep (15.6 ms on Windows, several ms on a busy
+    /// machine); with the event, the time from the event to its next <c>Send</c> (a thread-pool wake-up, long on a
+    /// loaded machine). The raise is at most 15 times the low threshold and falls back when the absences shorten.
+    /// It raises a derived high watermark with them; a given one stays the bound, and only the low threshold
+    /// rises, up to it.
     /// </summary>
     public bool HighWatermarkIsDerived { get; }
 
@@ -100,9 +103,8 @@ public sealed class BackpressureOptions
     /// The high watermark used when none is given: twice the low threshold (128 KiB for the defaults),
     /// the ratio System.IO.Pipelines uses between its pause and resume thresholds. Each pause then lets
     /// several chunks go at once instead of one, so the sender wakes five times less often than with the
-    /// high watermark at the threshold, while the queue never holds more than the high watermark plus one
-    /// chunk on a channel with the low event (measured in the project's benchmarks, docs/benchmarks.md in its
-    /// repository; see <see cref="HighWatermarkIsDerived"/> for channels without it).
+    /// high watermark at the threshold (measured in the project's benchmarks, docs/benchmarks.md in its
+    /// repository). See <see cref="HighWatermarkIsDerived"/> for how far a send may raise it.
     /// </summary>
     /// <param name="lowThreshold">The low threshold.</param>
     /// <returns>The derived high watermark.</returns>

@@ -170,7 +170,7 @@ public sealed class FallbackTests
         var transfer = channel.SendAsync(Payload(100_000), options);
         var wake = await DriveLateTimerLinkAsync(time, channel, transfer, bytesPerMicrosecond: 1);
         var estimator = ChannelCoordinator.For(channel).DrainRate;
-        var raise = estimator.ThresholdRaise(1000, 2000);
+        var raise = estimator.ThresholdRaise(1000, 2000, lowEvent: false);
         Assert.True(raise > 0, "a 4 ms late timer on a 1,000,000 B/s link raises the thresholds");
 
         // Three sends cancelled while they sleep: each wakes early, and none is a measurement of the timer.
@@ -184,7 +184,7 @@ public sealed class FallbackTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.Within());
         }
 
-        Assert.Equal(raise, estimator.ThresholdRaise(1000, 2000));
+        Assert.Equal(raise, estimator.ThresholdRaise(1000, 2000, lowEvent: false));
     }
 
     /// <summary>

@@ -3,8 +3,11 @@ using System;
 namespace Backpressure.Internal;
 
 /// <summary>
-/// Estimates how fast a channel without a low event drains its queue, from the buffered amounts seen
-/// while sending and waiting, and turns that into the time the queue needs to reach the low threshold.
+/// Measures how fast a channel drains its queue and how long the sender is away once the queue is low, and
+/// turns them into the low threshold a whole-payload send needs so the link never idles while the sender
+/// comes back: on a channel without a low event, the timer's real shortest sleep; on one with it, the time from
+/// the event to the next <c>Send</c> (a thread-pool hop, the continuation, a source read). Also turns the drain
+/// rate into the no-event fallback's sleeps.
 /// </summary>
 /// <remarks>
 /// Not thread-safe: one instance per channel, used only by the transfer that holds the channel's gate.
@@ -16,15 +19,28 @@ internal sealed class DrainRateEstimator
     /// <summary>How many of the timer's shortest real sleeps the queue should hold when a transfer resumes.</summary>
     private const double SleepsQueued = 1.5;
 
+    /// <summary>How many of the sender's measured absences the queue should hold when the low event fires.</summary>
+    private const double ResumesQueued = 2;
+
+    /// <summary>
+    /// How fast the measured absence follows a slower resume (quickly: the link is idling now) and a faster
+    /// one (slowly: one quick wake-up does not mean the machine has quietened).
+    /// </summary>
+    private const double ResumeRising = 0.25;
+    private const double ResumeFalling = 0.0625;
+
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
     private const long MaximumGrowth = 16;
 
     private long _lastAmount = -1;
     private long _lastTimestamp;
     private long _sentSinceLast;
+    private long _lastEventAt;
+    private long _sentSinceEvent;
     private double _bytesPerSecond;
     private int _fruitlessWaits;
     private double _oversleepSeconds;
+    private double _resumeSeconds;
     private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
@@ -42,10 +58,13 @@ internal sealed class DrainRateEstimator
             _bytesPerSecond = 0;
             _fruitlessWaits = 0;
             _oversleepSeconds = 0;
+            _resumeSeconds = 0;
         }
 
         _lastAmount = -1;
         _sentSinceLast = 0;
+        _lastEventAt = 0;
+        _sentSinceEvent = 0;
     }
 
     /// <summary>
@@ -59,21 +78,51 @@ internal sealed class DrainRateEstimator
     }
 
     /// <summary>
-    /// How far a transfer should raise its thresholds so the queue outlasts the shortest sleep the timer
-    /// really delivers: without a low event nobody looks at the queue while the sender sleeps, and a queue
-    /// that empties in less than one sleep leaves the link idle for the rest of it. The raised low threshold
-    /// holds <see cref="SleepsQueued"/> such sleeps at the measured rate, and is at most
-    /// <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>; 0 while no rate is known.
+    /// Records a low event that ended a wait. The queue stood at the low threshold at the previous such event
+    /// and stands there again, so everything sent in between has drained in between: the rate over a whole
+    /// cycle, which a link that drains in bursts cannot inflate the way one burst between two readings would.
     /// </summary>
-    public long ThresholdRaise(long lowThreshold, long highWatermark)
+    public void OnLowEvent(long eventAt, TimeProvider time)
+    {
+        if (_lastEventAt != 0 && _sentSinceEvent > 0 && time.GetElapsedTime(_lastEventAt, eventAt).TotalSeconds is var seconds and > 0)
+        {
+            var rate = _sentSinceEvent / seconds;
+            _bytesPerSecond = _bytesPerSecond <= 0 ? rate : (Smoothing * rate) + ((1 - Smoothing) * _bytesPerSecond);
+        }
+
+        _lastEventAt = eventAt;
+        _sentSinceEvent = 0;
+    }
+
+    /// <summary>Records how long the sender was away: from the low event to its next <c>Send</c>.</summary>
+    public void OnResumed(long eventAt, long sentAt, TimeProvider time)
+    {
+        var away = Math.Max(0, time.GetElapsedTime(eventAt, sentAt).TotalSeconds);
+        var weight = away > _resumeSeconds ? ResumeRising : ResumeFalling;
+        _resumeSeconds = (weight * away) + ((1 - weight) * _resumeSeconds);
+    }
+
+    /// <summary>
+    /// How far a transfer should raise its thresholds so the link does not idle while the sender is away after
+    /// the queue fell to the low threshold. Without a low event nobody looks at the queue while the sender
+    /// sleeps, and a queue that empties in less than one sleep leaves the link idle for the rest of it: the
+    /// raised threshold holds <see cref="SleepsQueued"/> of the shortest sleeps the timer really delivers. With
+    /// the event, the queue left when it fires must outlast the sender's way back (<see cref="ResumesQueued"/> of
+    /// the measured absences); on a quiet machine that is microseconds, and nothing is raised. Either way the
+    /// raised low threshold is at most <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>, falls
+    /// back as the measurements do, and is 0 while no rate is known.
+    /// </summary>
+    public long ThresholdRaise(long lowThreshold, long highWatermark, bool lowEvent)
     {
         if (_bytesPerSecond <= 0 || lowThreshold <= 0)
         {
             return 0;
         }
 
-        var shortestSleep = BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds;
-        var wanted = _bytesPerSecond * shortestSleep * SleepsQueued;
+        var away = lowEvent
+            ? _resumeSeconds * ResumesQueued
+            : (BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds) * SleepsQueued;
+        var wanted = _bytesPerSecond * away;
         if (wanted <= lowThreshold)
         {
             return 0;
@@ -84,8 +133,12 @@ internal sealed class DrainRateEstimator
         return Math.Min(raise, long.MaxValue - highWatermark);
     }
 
-    /// <summary>Records bytes handed to the channel since the last observation.</summary>
-    public void OnSent(long bytes) => _sentSinceLast += bytes;
+    /// <summary>Records bytes handed to the channel.</summary>
+    public void OnSent(long bytes)
+    {
+        _sentSinceLast += bytes;
+        _sentSinceEvent += bytes;
+    }
 
     /// <summary>
     /// Records the buffered amount seen at <paramref name="timestamp"/> and returns how long to wait

@@ -57,6 +57,8 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private TimeSpan _fallbackDelay;
     private long _fallbackArmedAt;
     private CancellationTokenSource? _readCancellation;
+    private long _lowEventAt;
+    private long _resumingSince;
     private Subscriptions _subscribed;
     private bool _disposed;
 
@@ -67,7 +69,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         _time = time;
         _cancellationToken = cancellationToken;
         _useLowEvent = channel.SupportsBufferedAmountLowEvent;
-        _onLow = (_, _) => Signal();
+        _onLow = (_, _) => OnLowEvent();
         _onClosed = (_, _) => Fail(ClosedFailure, null);
         _onError = (_, e) => Fail(ErrorFailure, e?.Message);
     }
@@ -129,25 +131,23 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
     /// <summary>
     /// <see cref="WaitForRoomAsync"/> for a whole-payload send, whose thresholds are a pacing policy rather
-    /// than a promise to the caller: on a channel without a low event they are raised, within limits, so the
-    /// queue outlasts the shortest sleep the timer really delivers (see <see cref="DrainRateEstimator.ThresholdRaise"/>).
+    /// than a promise to the caller: they are raised, within limits, so the queue left at the low threshold
+    /// outlasts the time the sender really takes to come back: the timer's shortest sleep on a channel without
+    /// a low event, the way back from the event on one with it (see <see cref="DrainRateEstimator.ThresholdRaise"/>).
     /// A high watermark the caller gave stays put; the low threshold then rises only up to it.
     /// </summary>
     public ValueTask WaitForSendRoomAsync(BackpressureOptions options, long bytesSent)
     {
         long highWatermark = options.HighWatermark, lowThreshold = options.LowThreshold;
-        if (!_useLowEvent)
+        var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark, _useLowEvent);
+        if (options.HighWatermarkIsDerived)
         {
-            var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark);
-            if (options.HighWatermarkIsDerived)
-            {
-                highWatermark += raise;
-                lowThreshold += raise;
-            }
-            else
-            {
-                lowThreshold = Math.Min(highWatermark, lowThreshold + raise);
-            }
+            highWatermark += raise;
+            lowThreshold += raise;
+        }
+        else
+        {
+            lowThreshold = Math.Min(highWatermark, lowThreshold + raise);
         }
 
         return WaitForRoomAsync(highWatermark, lowThreshold, bytesSent);
@@ -165,9 +165,12 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
             throw ClassifySendFailure(ex, bytesSent);
         }
 
-        if (!_useLowEvent)
+        _coordinator.DrainRate.OnSent(chunk.Length);
+        if (_resumingSince != 0)
         {
-            _coordinator.DrainRate.OnSent(chunk.Length);
+            // The first Send after a low event: how long the link was left to drain on its own.
+            _coordinator.DrainRate.OnResumed(_resumingSince, _time.GetTimestamp(), _time);
+            _resumingSince = 0;
         }
     }
 
@@ -326,11 +329,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
             ChunkSize = Math.Min(requested, maxMessageSize);
         }
 
-        if (!_useLowEvent)
-        {
-            _coordinator.DrainRate.BeginTransfer(_time);
-        }
-
+        _coordinator.DrainRate.BeginTransfer(_time);
         _channel.Closed += _onClosed;
         _subscribed |= Subscriptions.Closed;
         _channel.Error += _onError;
@@ -391,6 +390,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     {
         while (true)
         {
+            Volatile.Write(ref _lowEventAt, 0);
             if (ArmAndRecheck(lowThreshold))
             {
                 await new ValueTask(this, _signal.Version).ConfigureAwait(false);
@@ -413,6 +413,13 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
             if (_channel.BufferedAmount <= lowThreshold)
             {
+                // Woken by the low event: it closes a drain cycle (the rate), and opens the way back to Send (the absence).
+                if (Volatile.Read(ref _lowEventAt) is var eventAt and not 0)
+                {
+                    _coordinator.DrainRate.OnLowEvent(eventAt, _time);
+                    _resumingSince = eventAt;
+                }
+
                 return;
             }
         }
@@ -500,14 +507,31 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         }
     }
 
+    /// <summary>The low event, on the transport's thread: stamps the moment when it ends a wait, then signals.</summary>
+    private void OnLowEvent()
+    {
+        var at = _time.GetTimestamp();
+        if (Disarm())
+        {
+            // Published before the completion is queued, so the woken sender reads it.
+            Volatile.Write(ref _lowEventAt, at == 0 ? 1 : at);
+            QueueCompletion();
+        }
+    }
+
     /// <summary>Called from event handlers, the timer and cancellation, on any thread. Never blocks or throws.</summary>
     private void Signal()
     {
-        if (Interlocked.CompareExchange(ref _armed, Disarmed, Armed) != Armed)
+        if (Disarm())
         {
-            return;
+            QueueCompletion();
         }
+    }
 
+    private bool Disarm() => Interlocked.CompareExchange(ref _armed, Disarmed, Armed) == Armed;
+
+    private void QueueCompletion()
+    {
 #if NET
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 #else

@@ -28,7 +28,8 @@ public sealed class StreamMessageChannelTests
         await Eventually(() => receiver.Bytes == payload.Length, "every byte arrives");
 
         Assert.Equal(SHA256.HashData(payload), receiver.Hash());
-        Assert.InRange(client.PeakBufferedAmount, options.LowThreshold, options.HighWatermark + options.ChunkSize);
+        // The derived high watermark may rise by up to 15 x low while the sender's way back is slow for the link.
+        Assert.InRange(client.PeakBufferedAmount, options.LowThreshold, options.HighWatermark + (15 * options.LowThreshold) + options.ChunkSize);
     }
 
     [Fact]

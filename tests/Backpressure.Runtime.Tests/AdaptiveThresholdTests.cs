@@ -1,0 +1,198 @@
+using Backpressure;
+using Backpressure.Internal;
+using Microsoft.Extensions.Time.Testing;
+using static Backpressure.Runtime.Tests.TestUtil;
+
+namespace Backpressure.Runtime.Tests;
+
+/// <summary>
+/// With the low event, a whole-payload send raises a derived threshold when it measures that it comes back
+/// from the event more slowly than the queue left at the event lasts, caps the raise, lowers it again when it
+/// comes back fast, and never moves a high watermark the caller gave. Deterministic: a fake clock, and a
+/// channel the test drains by hand.
+/// </summary>
+public sealed class AdaptiveThresholdTests
+{
+    private const int Chunk = 500;
+    private const long Low = 1000;
+
+    private static TimeSpan Ms(double milliseconds) => TimeSpan.FromMilliseconds(milliseconds);
+
+    [Fact]
+    public void Estimator_RaisesNothing_UntilItHasARate_OrWhenTheWayBackIsShort()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+
+        // 1,000,000 B/s, and back at Send 100 µs after each event: the 1,000 bytes at the event last 1 ms.
+        Cycle(estimator, time, sent: 1000, cycle: Ms(1), away: Ms(0.1), times: 20);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+    }
+
+    [Fact]
+    public void Estimator_RaisesTheThreshold_ToHoldTwoAbsences_CappedAtSixteenTimesTheLowThreshold()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+
+        // 1,000,000 B/s, back 3 ms after each event: 6,000 bytes wanted at the event.
+        Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 40);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 5900, 6000);
+
+        // Back a second later, still at 1,000,000 B/s: the cap holds.
+        Cycle(estimator, time, sent: 1_000_000, cycle: TimeSpan.Zero, away: TimeSpan.FromSeconds(1), times: 40);
+        Assert.Equal(15 * Low, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+
+        // The no-event path keeps its own measure, the timer's shortest sleep (1 ms, 1.5 of them queued): the
+        // event path's absences do not raise it.
+        Assert.InRange(estimator.ThresholdRaise(Low, 2 * Low, lowEvent: false), 499, 500);
+    }
+
+    [Fact]
+    public void Estimator_LowersTheRaise_WhenTheWayBackIsFastAgain_MoreSlowlyThanItRose()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        Cycle(estimator, time, sent: 6000, cycle: Ms(3), away: Ms(3), times: 40);
+        var raised = estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true);
+
+        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 4);
+        var falling = estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true);
+        Assert.InRange(falling, 1, raised - 1);
+
+        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 100);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+    }
+
+    [Fact]
+    public async Task SlowWayBack_RaisesTheChannelsThreshold_AndADerivedHighWatermark_ThenFastOnesLowerThem()
+    {
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time);
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+
+        var slow = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 30, away: Ms(5));
+        Assert.True(slow.LastThreshold > 5 * Low, $"a 5 ms way back at 1,000,000 B/s raises the low threshold (10,000 wanted), got {slow.LastThreshold}");
+        Assert.InRange(slow.DeepestQueue, (2 * Low) + Chunk + 1, slow.HighestThreshold + Low + Chunk); // past the un-raised bound
+
+        var fast = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 120, away: TimeSpan.Zero);
+        Assert.Equal(Low, fast.LastThreshold);
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+    }
+
+    [Fact]
+    public async Task TheRaise_IsCapped_AtSixteenTimesTheLowThreshold()
+    {
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time);
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+
+        var result = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 40, away: TimeSpan.FromSeconds(1));
+        Assert.Equal(16 * Low, result.HighestThreshold);
+        Assert.InRange(channel.PeakBuffered, 2 * Low, (17 * Low) + Chunk);
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+    }
+
+    [Fact]
+    public async Task AGivenHighWatermark_NeverMoves_AndTheLowThresholdRisesOnlyUpToIt()
+    {
+        const long high = 3000;
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, highWatermark: high, timeProvider: time);
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+
+        var result = await DriveAsync(channel, time, highWatermarkAbove: _ => high, cycles: 40, away: TimeSpan.FromSeconds(1));
+        Assert.Equal(high, result.HighestThreshold);
+        Assert.InRange(channel.PeakBuffered, high + 1, high + Chunk);
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+    }
+
+    [Fact]
+    public async Task WaitForBufferedAmountLowAsync_KeepsTheThresholdItWasGiven()
+    {
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(4_000_000), new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time), cancellationToken: stop.Token);
+        await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 20, away: TimeSpan.FromSeconds(1));
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+
+        // The raise is the whole-payload send's pacing; a wait for a threshold the caller names waits for that one.
+        channel.DrainAll();
+        channel.Fill(5000);
+        var wait = channel.WaitForBufferedAmountLowAsync(Low);
+        await Eventually(() => channel.BufferedAmountLowThreshold == Low, "the wait sets the threshold it was given");
+        channel.Drain(4000);
+        await wait.AsTask().Within();
+    }
+
+    /// <summary>Closes <paramref name="times"/> drain cycles of the estimator: the event, then the way back, then the sends.</summary>
+    private static void Cycle(DrainRateEstimator estimator, FakeTimeProvider time, long sent, TimeSpan cycle, TimeSpan away, int times)
+    {
+        for (var i = 0; i < times; i++)
+        {
+            var eventAt = time.GetTimestamp();
+            estimator.OnLowEvent(eventAt, time);
+            time.Advance(away);
+            estimator.OnResumed(eventAt, time.GetTimestamp(), time);
+            estimator.OnSent(sent);
+            time.Advance(cycle);
+        }
+    }
+
+    /// <summary>
+    /// Plays a link draining 1,000 bytes per millisecond behind a sender that comes back <paramref name="away"/>
+    /// after each low event: once the sender has parked above its high watermark, the clock moves by the time the
+    /// queue takes to drain to the channel's low threshold and the queue drains (the event, raised on this
+    /// thread); at the sender's next Send the clock moves by <paramref name="away"/> and the link drains meanwhile.
+    /// </summary>
+    private static async Task<(long LastThreshold, long HighestThreshold, long DeepestQueue)> DriveAsync(
+        ManualChannel channel, FakeTimeProvider time, Func<long, long> highWatermarkAbove, int cycles, TimeSpan away)
+    {
+        const long bytesPerMs = 1000;
+        long highest = 0, deepest = 0;
+        var awayPending = 0;
+        channel.BeforeSend = _ =>
+        {
+            if (Interlocked.Exchange(ref awayPending, 0) == 1)
+            {
+                time.Advance(away);
+                channel.Drain((long)(away.TotalMilliseconds * bytesPerMs));
+            }
+        };
+
+        for (var i = 0; i < cycles; i++)
+        {
+            await Eventually(() => channel.BufferedAmount > highWatermarkAbove(channel.BufferedAmountLowThreshold), "the sender parks above its high watermark");
+            await Task.Delay(2); // the sender arms its wait just after writing the threshold
+            var threshold = channel.BufferedAmountLowThreshold;
+            var excess = channel.BufferedAmount - threshold;
+            highest = Math.Max(highest, threshold);
+            deepest = Math.Max(deepest, channel.BufferedAmount);
+            time.Advance(Ms((double)excess / bytesPerMs));
+            Volatile.Write(ref awayPending, 1);
+            channel.Drain(excess);
+        }
+
+        await Eventually(() => channel.BufferedAmount > highWatermarkAbove(channel.BufferedAmountLowThreshold), "the sender parks again");
+        channel.BeforeSend = null;
+        return (channel.BufferedAmountLowThreshold, Math.Max(highest, channel.BufferedAmountLowThreshold), deepest);
+    }
+}
