@@ -87,14 +87,23 @@ public sealed class BackpressureOptions
     /// <summary>
     /// Gets a value indicating whether <see cref="HighWatermark"/> was derived from the low threshold rather than
     /// given. <c>SendAsync</c> measures how long it is away once the queue is low and how fast the link drains,
-    /// and raises its thresholds on a fast link until the queue left at the low threshold outlasts that absence:
-    /// on a channel without a low event, the timer's real shortest sleep (15.6 ms on Windows, several ms on a busy
-    /// machine); with the event, the time from the event to its next <c>Send</c> (a thread-pool wake-up, long on a
-    /// loaded machine). The raise is at most 15 times the low threshold and falls back when the absences shorten.
-    /// It raises a derived high watermark with them; a given one stays the bound, and only the low threshold
-    /// rises, up to it.
+    /// and raises its thresholds on a fast link until the queue left at the low threshold outlasts that absence.
+    /// On a channel without a low event that absence is the timer's real shortest sleep (15.6 ms on Windows,
+    /// several ms on a busy machine), and the thresholds rise whenever the high watermark is derived. With the
+    /// event it is the time from the event to the next <c>Send</c> (a thread-pool wake-up, long on a loaded
+    /// machine), and they rise only with the default options: a low threshold or high watermark the caller gave
+    /// is kept as given there. The raise is at most 15 times the low threshold and falls back when the absences
+    /// shorten. It raises a derived high watermark with them; a given one stays the bound, and only the low
+    /// threshold rises, up to it.
     /// </summary>
     public bool HighWatermarkIsDerived { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether the caller left both thresholds to the sender: the default low threshold and a
+    /// derived high watermark. Only then does a send on a channel with the low event raise them (by how long it
+    /// takes to come back from the event); thresholds a caller chose are kept as chosen there.
+    /// </summary>
+    internal bool ThresholdsAreDefault => HighWatermarkIsDerived && LowThreshold == DefaultLowThreshold;
 
     /// <summary>Gets the clock and timers used by the no-event fallback.</summary>
     public TimeProvider TimeProvider { get; }

@@ -6,15 +6,16 @@ using static Backpressure.Runtime.Tests.TestUtil;
 namespace Backpressure.Runtime.Tests;
 
 /// <summary>
-/// With the low event, a whole-payload send raises a derived threshold when it measures that it comes back
-/// from the event more slowly than the queue left at the event lasts, caps the raise, lowers it again when it
-/// comes back fast, and never moves a high watermark the caller gave. Deterministic: a fake clock, and a
-/// channel the test drains by hand.
+/// With the low event and the default options, a whole-payload send raises its thresholds when it measures that it
+/// comes back from the event more slowly than the queue left at the event lasts, caps the raise, lowers it again
+/// when it comes back fast, and never moves a threshold the caller gave. Deterministic: a fake clock, and a
+/// channel the test drains by hand. The estimator's own tests use small numbers; the sends use the defaults.
 /// </summary>
 public sealed class AdaptiveThresholdTests
 {
-    private const int Chunk = 500;
+    private const int Chunk = BackpressureOptions.DefaultChunkSize;
     private const long Low = 1000;
+    private const long DefaultLow = BackpressureOptions.DefaultLowThreshold;
 
     private static TimeSpan Ms(double milliseconds) => TimeSpan.FromMilliseconds(milliseconds);
 
@@ -69,20 +70,21 @@ public sealed class AdaptiveThresholdTests
     }
 
     [Fact]
-    public async Task SlowWayBack_RaisesTheChannelsThreshold_AndADerivedHighWatermark_ThenFastOnesLowerThem()
+    public async Task SlowWayBack_RaisesTheDefaultThresholds_ThenFastOnesLowerThem()
     {
         var time = new FakeTimeProvider();
         var channel = new ManualChannel();
-        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time);
+        var options = new BackpressureOptions(timeProvider: time);
         using var stop = new CancellationTokenSource();
-        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+        var transfer = channel.SendAsync(Payload(256 << 20), options, cancellationToken: stop.Token);
 
-        var slow = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 30, away: Ms(5));
-        Assert.True(slow.LastThreshold > 5 * Low, $"a 5 ms way back at 1,000,000 B/s raises the low threshold (10,000 wanted), got {slow.LastThreshold}");
-        Assert.InRange(slow.DeepestQueue, (2 * Low) + Chunk + 1, slow.HighestThreshold + Low + Chunk); // past the un-raised bound
+        // The link drains 65,536 bytes per ms: the 64 KiB at the event last 1 ms, the way back takes 5.
+        var slow = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 30, away: Ms(5));
+        Assert.True(slow.LastThreshold > 5 * DefaultLow, $"a 5 ms way back raises the low threshold (655,360 wanted), got {slow.LastThreshold}");
+        Assert.InRange(slow.DeepestQueue, (2 * DefaultLow) + Chunk + 1, slow.HighestThreshold + DefaultLow + Chunk); // past the un-raised bound
 
-        var fast = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 120, away: TimeSpan.Zero);
-        Assert.Equal(Low, fast.LastThreshold);
+        var fast = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 120, away: TimeSpan.Zero);
+        Assert.Equal(DefaultLow, fast.LastThreshold);
 
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
@@ -93,31 +95,31 @@ public sealed class AdaptiveThresholdTests
     {
         var time = new FakeTimeProvider();
         var channel = new ManualChannel();
-        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time);
         using var stop = new CancellationTokenSource();
-        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+        var transfer = channel.SendAsync(Payload(256 << 20), new BackpressureOptions(timeProvider: time), cancellationToken: stop.Token);
 
-        var result = await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 40, away: TimeSpan.FromSeconds(1));
-        Assert.Equal(16 * Low, result.HighestThreshold);
-        Assert.InRange(channel.PeakBuffered, 2 * Low, (17 * Low) + Chunk);
+        var result = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 40, away: TimeSpan.FromSeconds(1));
+        Assert.Equal(16 * DefaultLow, result.HighestThreshold);
+        Assert.InRange(channel.PeakBuffered, 2 * DefaultLow, (17 * DefaultLow) + Chunk);
 
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
     }
 
-    [Fact]
-    public async Task AGivenHighWatermark_NeverMoves_AndTheLowThresholdRisesOnlyUpToIt()
+    [Theory]
+    [InlineData(DefaultLow, 3 * DefaultLow)] // a given high watermark
+    [InlineData(256 * 1024, null)]           // a given low threshold
+    public async Task ThresholdsTheCallerGave_NeverMove_OnTheEventPath(long low, long? high)
     {
-        const long high = 3000;
         var time = new FakeTimeProvider();
         var channel = new ManualChannel();
-        var options = new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, highWatermark: high, timeProvider: time);
+        var options = new BackpressureOptions(lowThreshold: low, highWatermark: high, timeProvider: time);
         using var stop = new CancellationTokenSource();
-        var transfer = channel.SendAsync(Payload(4_000_000), options, cancellationToken: stop.Token);
+        var transfer = channel.SendAsync(Payload(256 << 20), options, cancellationToken: stop.Token);
 
-        var result = await DriveAsync(channel, time, highWatermarkAbove: _ => high, cycles: 40, away: TimeSpan.FromSeconds(1));
-        Assert.Equal(high, result.HighestThreshold);
-        Assert.InRange(channel.PeakBuffered, high + 1, high + Chunk);
+        var result = await DriveAsync(channel, time, highWatermarkAbove: _ => options.HighWatermark, cycles: 30, away: TimeSpan.FromSeconds(1));
+        Assert.Equal(low, result.HighestThreshold);
+        Assert.InRange(channel.PeakBuffered, options.HighWatermark + 1, options.HighWatermark + Chunk);
 
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
@@ -129,17 +131,17 @@ public sealed class AdaptiveThresholdTests
         var time = new FakeTimeProvider();
         var channel = new ManualChannel();
         using var stop = new CancellationTokenSource();
-        var transfer = channel.SendAsync(Payload(4_000_000), new BackpressureOptions(chunkSize: Chunk, lowThreshold: Low, timeProvider: time), cancellationToken: stop.Token);
-        await DriveAsync(channel, time, highWatermarkAbove: low => low + Low, cycles: 20, away: TimeSpan.FromSeconds(1));
+        var transfer = channel.SendAsync(Payload(256 << 20), new BackpressureOptions(timeProvider: time), cancellationToken: stop.Token);
+        await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 20, away: TimeSpan.FromSeconds(1));
         stop.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
 
         // The raise is the whole-payload send's pacing; a wait for a threshold the caller names waits for that one.
         channel.DrainAll();
-        channel.Fill(5000);
-        var wait = channel.WaitForBufferedAmountLowAsync(Low);
-        await Eventually(() => channel.BufferedAmountLowThreshold == Low, "the wait sets the threshold it was given");
-        channel.Drain(4000);
+        channel.Fill(5 * DefaultLow);
+        var wait = channel.WaitForBufferedAmountLowAsync(DefaultLow);
+        await Eventually(() => channel.BufferedAmountLowThreshold == DefaultLow, "the wait sets the threshold it was given");
+        channel.Drain(4 * DefaultLow);
         await wait.AsTask().Within();
     }
 
@@ -158,7 +160,7 @@ public sealed class AdaptiveThresholdTests
     }
 
     /// <summary>
-    /// Plays a link draining 1,000 bytes per millisecond behind a sender that comes back <paramref name="away"/>
+    /// Plays a link draining 65,536 bytes per millisecond behind a sender that comes back <paramref name="away"/>
     /// after each low event: once the sender has parked above its high watermark, the clock moves by the time the
     /// queue takes to drain to the channel's low threshold and the queue drains (the event, raised on this
     /// thread); at the sender's next Send the clock moves by <paramref name="away"/> and the link drains meanwhile.
@@ -166,7 +168,7 @@ public sealed class AdaptiveThresholdTests
     private static async Task<(long LastThreshold, long HighestThreshold, long DeepestQueue)> DriveAsync(
         ManualChannel channel, FakeTimeProvider time, Func<long, long> highWatermarkAbove, int cycles, TimeSpan away)
     {
-        const long bytesPerMs = 1000;
+        const long bytesPerMs = DefaultLow;
         long highest = 0, deepest = 0;
         var awayPending = 0;
         channel.BeforeSend = _ =>

@@ -134,11 +134,17 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     /// than a promise to the caller: they are raised, within limits, so the queue left at the low threshold
     /// outlasts the time the sender really takes to come back: the timer's shortest sleep on a channel without
     /// a low event, the way back from the event on one with it (see <see cref="DrainRateEstimator.ThresholdRaise"/>).
-    /// A high watermark the caller gave stays put; the low threshold then rises only up to it.
+    /// A high watermark the caller gave stays put; the low threshold then rises only up to it. With the event, only
+    /// the default thresholds move (<see cref="BackpressureOptions.ThresholdsAreDefault"/>).
     /// </summary>
     public ValueTask WaitForSendRoomAsync(BackpressureOptions options, long bytesSent)
     {
         long highWatermark = options.HighWatermark, lowThreshold = options.LowThreshold;
+        if (_useLowEvent && !options.ThresholdsAreDefault)
+        {
+            return WaitForRoomAsync(highWatermark, lowThreshold, bytesSent); // thresholds the caller chose, kept as chosen
+        }
+
         var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark, _useLowEvent);
         if (options.HighWatermarkIsDerived)
         {
