@@ -52,10 +52,12 @@ switch (args.FirstOrDefault())
         await QueuePolling.RunAsync();
         return 0;
     case "strategies":
-        await StrategyComparison.RunAsync(args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg");
+        await StrategyComparison.RunAsync(
+            args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg",
+            args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg] [runs]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
         return 2;
 }
 #endif

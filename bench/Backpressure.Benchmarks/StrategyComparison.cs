@@ -16,6 +16,12 @@ internal static class StrategyComparison
 
     private sealed record Strategy(string Name, Func<IBufferedChannel, byte[], Task> Send, int MaxPayload);
 
+    private sealed record Row(double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB);
+
+    /// <summary>The sender with the low threshold the docs advised for multi-gigabit links before it adapted on its own.</summary>
+    private static readonly Strategy Explicit256 = new(
+        "event-driven SendAsync, lowThreshold 256 KiB", (c, p) => c.SendAsync(p, new BackpressureOptions(lowThreshold: 256 * 1024)), int.MaxValue);
+
     private static readonly Strategy[] Strategies =
     [
         new("event-driven SendAsync", (c, p) => c.SendAsync(p), int.MaxValue),
@@ -25,34 +31,51 @@ internal static class StrategyComparison
         new("naive: send all, no backpressure", NaiveSend, 64 << 20),
     ];
 
-    public static async Task RunAsync(string chartPath)
+    /// <summary>
+    /// Runs the whole table <paramref name="runs"/> times, each printed, then (for several) the spread of the
+    /// sender's rows across runs: each run's median and the worst, since one run's median hides how much a busy
+    /// machine's wake-ups vary from run to run. The chart shows the median of the runs' medians, with the lowest
+    /// and highest single transfer as the error bar.
+    /// </summary>
+    public static async Task RunAsync(string chartPath, int runs = 1)
     {
         long[] rates = [10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000];
-        var results = new Dictionary<(string, long), (double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB)>();
-        var senderCpu = new Dictionary<(string, long), double>();
-        Console.WriteLine($"latency {Latency.TotalMilliseconds} ms, {ChunkSize / 1024} KiB chunks, pollers wait while more than {PollLimit / 1024} KiB is queued; median of {Repeats} runs (min-max)");
-        Console.WriteLine("CPU per MiB: the whole process from the first send until the link has drained. Sender only: the same minus the link simulation's and the background JIT's threads (Linux /proc, 10 ms ticks; mean of the runs)");
-        Console.WriteLine("| link | strategy | throughput, % of link | peak queue | CPU ms per MiB | sender only, CPU ms per MiB |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        foreach (var rate in rates)
+        Strategy[] measured = [Strategies[0], Explicit256, .. Strategies[1..]];
+        var allRuns = new List<Dictionary<(string, long), Row>>();
+        for (var run = 1; run <= runs; run++)
         {
-            foreach (var strategy in Strategies)
+            if (runs > 1)
             {
-                // About 0.3 s of ideal transfer time, within what each strategy finishes in reasonable time.
-                var payload = new byte[(int)Math.Clamp(rate / 8 * 3 / 10, 1 << 20, Math.Min(64 << 20, strategy.MaxPayload))];
-                await MeasureAsync(rate, strategy, payload, raisesLowEvent: true); // warm-up
-                var runs = new List<(double Fraction, long Peak, double Cpu, double SenderCpu)>();
-                for (var i = 0; i < Repeats; i++)
-                {
-                    runs.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: true));
-                }
+                Console.WriteLine();
+                Console.WriteLine($"run {run} of {runs}");
+            }
 
-                var fractions = runs.Select(r => r.Fraction).Order().ToArray();
-                var result = (fractions[Repeats / 2], fractions[0], fractions[^1], runs.Max(r => r.Peak), runs.Select(r => r.Cpu).Order().ElementAt(Repeats / 2));
-                results[(strategy.Name, rate)] = result;
-                var sender = runs.Average(r => r.SenderCpu); // ticks are 10 ms: the mean over the runs resolves more than the median
-                Console.WriteLine(FormattableString.Invariant(
-                    $"| {rate / 1e6:N0} Mbit/s | {strategy.Name} | {result.Item1 * 100:F1} ({result.Item2 * 100:F1}-{result.Item3 * 100:F1}) | {result.Item4 / 1024:N0} KiB | {result.Item5:F1} | {(double.IsNaN(sender) ? "n/a" : sender.ToString("F1", CultureInfo.InvariantCulture))} |"));
+            allRuns.Add(await RunTableAsync(rates, measured));
+        }
+
+        var results = measured.SelectMany(m => rates.Select(r => (m.Name, r))).ToDictionary(
+            key => key,
+            key =>
+            {
+                var rows = allRuns.Select(run => run[key]).ToList();
+                var medians = rows.Select(row => row.Fraction).Order().ToList();
+                return new Row(medians[medians.Count / 2], rows.Min(row => row.Min), rows.Max(row => row.Max), rows.Max(row => row.Peak), rows.Select(row => row.CpuMsPerMiB).Order().ElementAt(rows.Count / 2));
+            });
+
+        if (runs > 1)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"The sender across {runs} full runs: each run's median throughput (% of link), the worst run's median, the worst single transfer, and the deepest queue of all runs");
+            Console.WriteLine("| link | strategy | each run's median | worst median | worst transfer | peak queue |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            foreach (var rate in rates)
+            {
+                foreach (var strategy in new[] { Strategies[0], Explicit256 })
+                {
+                    var rows = allRuns.Select(run => run[(strategy.Name, rate)]).ToList();
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"| {rate / 1e6:N0} Mbit/s | {strategy.Name} | {string.Join(", ", rows.Select(row => (row.Fraction * 100).ToString("F1", CultureInfo.InvariantCulture)))} | {rows.Min(row => row.Fraction) * 100:F1} | {rows.Min(row => row.Min) * 100:F1} | {rows.Max(row => row.Peak) / 1024:N0} KiB |"));
+                }
             }
         }
 
@@ -66,21 +89,53 @@ internal static class StrategyComparison
             {
                 var payload = new byte[(int)Math.Clamp(rate / 8 * 3 / 10, 1 << 20, Math.Min(64 << 20, strategy.MaxPayload))];
                 await MeasureAsync(rate, strategy, payload, raisesLowEvent: false);
-                var runs = new List<(double Fraction, long Peak, double Cpu, double SenderCpu)>();
+                var transfers = new List<(double Fraction, long Peak, double Cpu, double SenderCpu)>();
                 for (var i = 0; i < Repeats; i++)
                 {
-                    runs.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: false));
+                    transfers.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: false));
                 }
 
-                var fractions = runs.Select(r => r.Fraction).Order().ToArray();
+                var fractions = transfers.Select(r => r.Fraction).Order().ToArray();
                 Console.WriteLine(FormattableString.Invariant(
-                    $"| {rate / 1e6:N0} Mbit/s | {(strategy == Strategies[0] ? "SendAsync on the fallback" : strategy.Name)} | {fractions[Repeats / 2] * 100:F1} ({fractions[0] * 100:F1}-{fractions[^1] * 100:F1}) | {runs.Max(r => r.Peak) / 1024:N0} KiB |"));
+                    $"| {rate / 1e6:N0} Mbit/s | {(strategy == Strategies[0] ? "SendAsync on the fallback" : strategy.Name)} | {fractions[Repeats / 2] * 100:F1} ({fractions[0] * 100:F1}-{fractions[^1] * 100:F1}) | {transfers.Max(r => r.Peak) / 1024:N0} KiB |"));
             }
         }
 
         File.WriteAllText(chartPath, Chart(rates, results));
         Console.WriteLine();
         Console.WriteLine($"chart written to {chartPath}");
+    }
+
+    private static async Task<Dictionary<(string, long), Row>> RunTableAsync(long[] rates, Strategy[] strategies)
+    {
+        var results = new Dictionary<(string, long), Row>();
+        Console.WriteLine($"latency {Latency.TotalMilliseconds} ms, {ChunkSize / 1024} KiB chunks, pollers wait while more than {PollLimit / 1024} KiB is queued; median of {Repeats} runs (min-max)");
+        Console.WriteLine("CPU per MiB: the whole process from the first send until the link has drained. Sender only: the same minus the link simulation's and the background JIT's threads (Linux /proc, 10 ms ticks; mean of the runs)");
+        Console.WriteLine("| link | strategy | throughput, % of link | peak queue | CPU ms per MiB | sender only, CPU ms per MiB |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var rate in rates)
+        {
+            foreach (var strategy in strategies)
+            {
+                // About 0.3 s of ideal transfer time, within what each strategy finishes in reasonable time.
+                var payload = new byte[(int)Math.Clamp(rate / 8 * 3 / 10, 1 << 20, Math.Min(64 << 20, strategy.MaxPayload))];
+                await MeasureAsync(rate, strategy, payload, raisesLowEvent: true); // warm-up
+                var runs = new List<(double Fraction, long Peak, double Cpu, double SenderCpu)>();
+                for (var i = 0; i < Repeats; i++)
+                {
+                    runs.Add(await MeasureAsync(rate, strategy, payload, raisesLowEvent: true));
+                }
+
+                var fractions = runs.Select(r => r.Fraction).Order().ToArray();
+                var result = new Row(fractions[Repeats / 2], fractions[0], fractions[^1], runs.Max(r => r.Peak), runs.Select(r => r.Cpu).Order().ElementAt(Repeats / 2));
+                results[(strategy.Name, rate)] = result;
+                var sender = runs.Average(r => r.SenderCpu); // ticks are 10 ms: the mean over the runs resolves more than the median
+                Console.WriteLine(FormattableString.Invariant(
+                    $"| {rate / 1e6:N0} Mbit/s | {strategy.Name} | {result.Fraction * 100:F1} ({result.Min * 100:F1}-{result.Max * 100:F1}) | {result.Peak / 1024:N0} KiB | {result.CpuMsPerMiB:F1} | {(double.IsNaN(sender) ? "n/a" : sender.ToString("F1", CultureInfo.InvariantCulture))} |"));
+            }
+        }
+
+        return results;
     }
 
     private static async Task<(double Fraction, long Peak, double Cpu, double SenderCpu)> MeasureAsync(long rate, Strategy strategy, byte[] payload, bool raisesLowEvent)
@@ -205,7 +260,7 @@ internal static class StrategyComparison
     }
 
     /// <summary>Throughput against link speed, both on log scales, one line per strategy and the link rate as the ceiling.</summary>
-    private static string Chart(long[] rates, Dictionary<(string, long), (double Fraction, double Min, double Max, long Peak, double CpuMsPerMiB)> results)
+    private static string Chart(long[] rates, Dictionary<(string, long), Row> results)
     {
         const int Width = 760, Height = 440, Left = 70, Right = 250, Top = 30, Bottom = 60;
         double minY = Math.Log10(0.1), maxY = Math.Log10(2000); // MB/s
@@ -243,6 +298,13 @@ internal static class StrategyComparison
         {
             var points = string.Join(" ", rates.Select(r => FormattableString.Invariant($"{X(r):F1},{Y(results[(Strategies[i].Name, r)].Fraction * r / 8e6):F1}")));
             svg.Append(CultureInfo.InvariantCulture, $"""<polyline points="{points}" fill="none" stroke="{colours[i]}" {Style(i)}/>""").AppendLine();
+        }
+
+        // The sender's spread: from its worst single transfer to its best, across every run.
+        foreach (var rate in rates)
+        {
+            var (low, high) = (results[(Strategies[0].Name, rate)].Min * rate / 8e6, results[(Strategies[0].Name, rate)].Max * rate / 8e6);
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{X(rate):F1}" x2="{X(rate):F1}" y1="{Y(low):F1}" y2="{Y(high):F1}" stroke="{colours[0]}" stroke-width="2"/><line x1="{X(rate) - 6:F1}" x2="{X(rate) + 6:F1}" y1="{Y(low):F1}" y2="{Y(low):F1}" stroke="{colours[0]}" stroke-width="2"/>""").AppendLine();
         }
 
         for (var i = 0; i < Strategies.Length; i++)
