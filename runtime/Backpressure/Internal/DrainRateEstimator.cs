@@ -26,7 +26,7 @@ internal sealed class DrainRateEstimator
     /// How fast the measured absence follows a slower resume (quickly: the link is idling now) and a faster
     /// one (slowly: one quick wake-up does not mean the machine has quietened).
     /// </summary>
-    private const double ResumeRising = 0.25;
+    private const double ResumeRising = 0.125;
     private const double ResumeFalling = 0.0625;
 
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>

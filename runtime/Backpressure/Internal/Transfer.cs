@@ -146,6 +146,12 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         }
 
         var raise = _coordinator.DrainRate.ThresholdRaise(lowThreshold, highWatermark, _useLowEvent);
+        if (_useLowEvent)
+        {
+            // With the event the whole queue, chunk included, stays within 16 x the low threshold (1 MiB at the defaults).
+            raise = Math.Min(raise, Math.Max(0, (16 * lowThreshold) - highWatermark - ChunkSize));
+        }
+
         if (options.HighWatermarkIsDerived)
         {
             highWatermark += raise;
