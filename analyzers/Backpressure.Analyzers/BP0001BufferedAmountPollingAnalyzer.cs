@@ -30,7 +30,7 @@ public sealed class BP0001BufferedAmountPollingAnalyzer : DiagnosticAnalyzer
             }
 
             var analysis = new PollingAnalysis(start.Compilation, types, start.Options.AnalyzerConfigOptionsProvider);
-            start.RegisterCodeBlockAction(analysis.AnalyzeCodeBlock);
+            start.RegisterSemanticModelAction(analysis.AnalyzeSemanticModel);
         });
     }
 }

@@ -20,25 +20,84 @@ namespace Backpressure.Analyzers;
 internal sealed partial class PollingAnalysis
 {
     /// <summary>
-    /// BP0001 on one member. A code-block action, not an operation action: the rule builds operations (and a graph)
-    /// only for the members its syntax filter lets through, so a build that runs it makes no operation tree for the
-    /// thousands of members that cannot poll an amount.
+    /// BP0001 on one file, entered once per file rather than once per member: the file's text says where it may
+    /// wait (or tick, or spin), and only the members around those places are looked at, bound, and given a graph.
+    /// A build that runs the rule makes no operation tree, and no callback, for the thousands of members that
+    /// cannot poll an amount.
     /// </summary>
-    public void AnalyzeCodeBlock(CodeBlockAnalysisContext context)
+    public void AnalyzeSemanticModel(SemanticModelAnalysisContext context)
     {
         var cancellationToken = context.CancellationToken;
-        if (!TryGetTree(context.CodeBlock.SyntaxTree, cancellationToken, out var tree) || !tree.Index!.NamesAny(context.CodeBlock.Span, tree.AmountNames))
+        var model = context.SemanticModel;
+        if (!TryGetTree(model.SyntaxTree, cancellationToken, out var tree))
         {
             return;
         }
 
-        var waits = tree.Index.MayWait(context.CodeBlock.Span);
-        var timers = tree.Index.NamesAny(context.CodeBlock.Span, TimerDriven);
-        ForEachWaitingGraph(
-            context.CodeBlock, context.OwningSymbol, context.SemanticModel, waits, cancellationToken,
-            (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.OwningSymbol, tree.Matcher, context.ReportDiagnostic),
-            timers ? root => AnalyzeTimerDriven(root, tree, context.OwningSymbol, context.ReportDiagnostic) : null);
+        var root = model.SyntaxTree.GetRoot(cancellationToken);
+        var blocks = new Dictionary<SyntaxNode, SyntaxNode>();
+        foreach (var position in NameIndex.WaitNames.Concat(TimerDriven).SelectMany(tree.Index!.Positions))
+        {
+            if (CodeBlockAt(root.FindToken(position)) is ({ } block, { } key) && !blocks.ContainsKey(key))
+            {
+                blocks.Add(key, block);
+            }
+        }
+
+        foreach (var entry in blocks.OrderBy(b => b.Key.SpanStart))
+        {
+            var (key, block) = (entry.Key, entry.Value);
+            if (!tree.Index.NamesAny(block.Span, tree.AmountNames) || OwnerOf(key, model, cancellationToken) is not { } owner)
+            {
+                continue;
+            }
+
+            var timers = tree.Index.NamesAny(block.Span, TimerDriven);
+            ForEachWaitingGraph(
+                block, owner, model, tree.Index.MayWait(block.Span), cancellationToken,
+                (graph, graphModel, waits) => ReportControlledWaits(graph, graphModel, waits, owner, tree.Matcher, context.ReportDiagnostic),
+                timers ? operation => AnalyzeTimerDriven(operation, tree, owner, context.ReportDiagnostic) : null);
+        }
     }
+
+    /// <summary>
+    /// The code block a token sits in, as the compiler divides a file into them: a method's, constructor's, operator's or
+    /// accessor's declaration, a property's initializer and expression body, a field's initializer (the declaration,
+    /// keyed by the declarator, which owns it), or the top-level statements. Lambdas and local functions belong to the
+    /// block around them. Null outside any (an attribute, a base list).
+    /// </summary>
+    private static (SyntaxNode? Block, SyntaxNode? Key) CodeBlockAt(SyntaxToken token)
+    {
+        for (var node = token.Parent; node is not null; node = node.Parent)
+        {
+            switch (node)
+            {
+                case AccessorDeclarationSyntax or BaseMethodDeclarationSyntax:
+                    return (node, node);
+                case ArrowExpressionClauseSyntax { Parent: BasePropertyDeclarationSyntax property }:
+                    return (property, property);
+                case EqualsValueClauseSyntax { Parent: PropertyDeclarationSyntax property }:
+                    return (property, property);
+                case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax { Parent.Parent: BaseFieldDeclarationSyntax field } declarator }:
+                    return (field, declarator);
+                case GlobalStatementSyntax { Parent: CompilationUnitSyntax unit }:
+                    return (unit, unit);
+                case MemberDeclarationSyntax or AttributeListSyntax or ParameterSyntax:
+                    return (null, null);
+            }
+        }
+
+        return (null, null);
+    }
+
+    /// <summary>The symbol that owns a code block: the member, the field of a declarator, or the top-level statements' entry point.</summary>
+    private static ISymbol? OwnerOf(SyntaxNode key, SemanticModel model, CancellationToken cancellationToken) => key switch
+    {
+        CompilationUnitSyntax unit => unit.Members.OfType<GlobalStatementSyntax>().FirstOrDefault() is { } first
+            ? model.GetEnclosingSymbol(first.SpanStart, cancellationToken)
+            : null,
+        _ => model.GetDeclaredSymbol(key, cancellationToken),
+    };
 
     /// <summary>
     /// Hands every graph of the code block (the function's, then its lambdas' and local functions') that makes a timed

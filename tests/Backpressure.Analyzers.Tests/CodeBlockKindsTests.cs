@@ -82,6 +82,48 @@ public sealed class CodeBlockKindsTests
         """);
 
     [Fact]
+    public Task Reports_InAnIndexer_AnEventAccessor_AnOperator_AndAnAccessorsLocalFunction() => Verify.VerifyAnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using Acme.Transport;
+
+        class Sender
+        {
+            static readonly MessageChannel Channel = new();
+
+            int this[int i] => Drain(i);
+
+            event Action Changed
+            {
+                add { [|while (Channel.BufferedAmount > 10)|] Thread.Sleep(1); }
+                remove { }
+            }
+
+            public static Sender operator +(Sender s, int limit)
+            {
+                [|while (Channel.BufferedAmount > limit)|] Thread.Sleep(1);
+                return s;
+            }
+
+            static int Drain(int limit)
+            {
+                [|while (Channel.BufferedAmount > limit)|] Thread.Sleep(1);
+                return limit;
+            }
+
+            bool Ready
+            {
+                get
+                {
+                    void Wait() { [|while (Channel.BufferedAmount > 20)|] Thread.Sleep(1); }
+                    Wait();
+                    return true;
+                }
+            }
+        }
+        """);
+
+    [Fact]
     public Task Reports_OnceInATypeWithAPrimaryConstructor() => Verify.VerifyAnalyzerAsync("""
         using System.Threading;
         using System.Threading.Tasks;
