@@ -96,6 +96,31 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
 
     public void Dispose() => Directory.Delete(_work, recursive: true);
 
+    /// <summary>A receive loop that polls its queue on a timer: BP0003, which the tool fixes with a signal.</summary>
+    private const string ReceiverSource = """
+        using System.Collections.Concurrent;
+        using System.Threading;
+
+        public sealed class Receiver
+        {
+            private readonly ConcurrentQueue<byte[]> _incoming = new();
+
+            public void OnDatagram(byte[] datagram) => _incoming.Enqueue(datagram);
+
+            public byte[]? Receive(int timeoutMs)
+            {
+                var waited = 0;
+                while (true)
+                {
+                    if (_incoming.TryDequeue(out var datagram)) return datagram;
+                    Thread.Sleep(25);
+                    waited += 25;
+                    if (waited > timeoutMs) return null;
+                }
+            }
+        }
+        """;
+
     [Fact]
     public async Task PackedPackage_WarnsInTheBuild_AndFormatAndTheToolFixIt_IntoCodeThatStillRuns()
     {
@@ -129,6 +154,7 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         var warning = Regex.Match(build, @"Program\.cs\((\d+),(\d+)\): warning BP0001");
         Assert.True(warning.Success, build);
         Assert.Equal(("15", "13"), (warning.Groups[1].Value, warning.Groups[2].Value));
+        Assert.Matches(@"Receiver\.cs\(\d+,\d+\): warning BP0003", build); // the package carries the receive-side rule too
 
         var strict = await Dotnet(consumer, expectSuccess: false, "build", "--no-incremental", "-p:TreatWarningsAsErrors=true");
         Assert.Contains("error BP0001", strict, StringComparison.Ordinal);
@@ -151,8 +177,9 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
         await Dotnet(_work, "tool", "install", "Backpressure.Cli", "--version", version, "--tool-path", tools, "--configfile", Path.Combine(fixedByTool, "nuget.config"));
         await Dotnet(fixedByTool, "build");
         var fix = await Run(fixedByTool, Path.Combine(tools, "backpressure"), expectSuccess: true, "fix", fixedByTool);
-        Assert.Contains("Fixed 1 site(s) in 1 file(s); 0 site(s) left", fix, StringComparison.Ordinal);
+        Assert.Contains("Fixed 2 site(s) in 2 file(s); 0 site(s) left", fix, StringComparison.Ordinal);
         await AssertFixedAndRuns(fixedByTool, expected, "await dc.AsBufferedChannel().SendAsync(payload, "); // the tool's default: the most complete rewrite
+        Assert.DoesNotContain("BP0003", await Dotnet(fixedByTool, "build", "--no-incremental"), StringComparison.Ordinal);
 
         // 4. The analyzer's own cost in a real build (a consumer with no .editorconfig silencing it).
         var timed = await Dotnet(formatted, "build", "--no-incremental", "-p:ReportAnalyzer=true", "-v:d");
@@ -201,6 +228,7 @@ public sealed class ConsumerEndToEndTests(ITestOutputHelper output) : IDisposabl
             """);
         File.WriteAllText(Path.Combine(directory, "Program.cs"), ConsumerProgram);
         File.WriteAllText(Path.Combine(directory, "Sipsorcery.cs"), SipsorceryStub);
+        File.WriteAllText(Path.Combine(directory, "Receiver.cs"), ReceiverSource);
         return directory;
     }
 
