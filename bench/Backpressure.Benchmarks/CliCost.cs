@@ -86,7 +86,7 @@ internal static class CliCost
 
         Tool[] tools =
         [
-            new("backpressure fix (CLI)", sln => [cli, "fix", sln]),
+            new("backpressure fix (CLI)", sln => [cli, "fix", sln, "--diagnostics", "BP0001"]), // the same rule as format below
             new("dotnet format analyzers", sln => ["format", "analyzers", sln, "--diagnostics", "BP0001", "--severity", "warn", "--no-restore"]),
         ];
 
