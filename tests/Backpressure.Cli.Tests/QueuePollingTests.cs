@@ -200,26 +200,7 @@ public sealed class QueuePollingTests
             </Project>
             """);
         var inbox = folder.Write("Inbox.cs", Inbox);
-        folder.Write("Pump.cs", """
-            using System.Threading;
-
-            public sealed class Wire
-            {
-                public long BufferedAmount { get; }
-                public void Send(byte[] data) { }
-            }
-
-            public static class Pump
-            {
-                public static void Drain(Wire wire)
-                {
-                    while (wire.BufferedAmount > 1024)
-                    {
-                        Thread.Sleep(10);
-                    }
-                }
-            }
-            """);
+        folder.Write("Pump.cs", SampleWorkspace.SyncPump);
         await SampleWorkspace.DotnetAsync(folder.Path, "restore", "-v", "q");
 
         var (checkCode, checkOutput, _) = await Cli.RunAsync("check", folder.Path);

@@ -24,6 +24,28 @@ internal static class MSBuildSetup
 /// </summary>
 public sealed class SampleWorkspace : IAsyncLifetime
 {
+    /// <summary>A synchronous BP0001 site with no automatic fix: a project that holds it still loads and checks.</summary>
+    internal const string SyncPump = """
+            using System.Threading;
+
+            public sealed class Wire
+            {
+                public long BufferedAmount { get; }
+                public void Send(byte[] data) { }
+            }
+
+            public static class Pump
+            {
+                public static void Drain(Wire wire)
+                {
+                    while (wire.BufferedAmount > 1024)
+                    {
+                        Thread.Sleep(10);
+                    }
+                }
+            }
+            """;
+
     private readonly Dictionary<string, byte[]> _originals = new();
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "bp-cli-" + Guid.NewGuid().ToString("N")[..8]);
@@ -97,26 +119,7 @@ public sealed class SampleWorkspace : IAsyncLifetime
         // A second project with one synchronous site (no automatic fix) that no fix touches, and a solution over both.
         Directory.CreateDirectory(Bystander);
         await File.WriteAllTextAsync(Path.Combine(Bystander, "Bystander.csproj"), ProjectFile());
-        await File.WriteAllTextAsync(Path.Combine(Bystander, "Pump.cs"), """
-            using System.Threading;
-
-            public sealed class Wire
-            {
-                public long BufferedAmount { get; }
-                public void Send(byte[] data) { }
-            }
-
-            public static class Pump
-            {
-                public static void Drain(Wire wire)
-                {
-                    while (wire.BufferedAmount > 1024)
-                    {
-                        Thread.Sleep(10);
-                    }
-                }
-            }
-            """);
+        await File.WriteAllTextAsync(Path.Combine(Bystander, "Pump.cs"), SyncPump);
         await DotnetAsync(Solutions, "new", "sln", "--format", "sln", "-n", "Two");
         await DotnetAsync(Solutions, "sln", "Two.sln", "add", "../samples/FileTransfer/FileTransfer.csproj", "../bystander/Bystander.csproj");
 
