@@ -24,7 +24,7 @@ internal static class MSBuildSetup
 /// </summary>
 public sealed class SampleWorkspace : IAsyncLifetime
 {
-    /// <summary>A synchronous BP0001 site with no automatic fix: a project that holds it still loads and checks.</summary>
+    /// <summary>A synchronous BP0001 site over a minimal channel type, in a project that does not reference the runtime.</summary>
     internal const string SyncPump = """
             using System.Threading;
 
