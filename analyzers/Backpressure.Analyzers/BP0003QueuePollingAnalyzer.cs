@@ -33,7 +33,7 @@ public sealed class BP0003QueuePollingAnalyzer : DiagnosticAnalyzer
             // The waits are BP0001's (the same engine finds them); only the test that controls them differs.
             var waits = new PollingAnalysis(start.Compilation, types, start.Options.AnalyzerConfigOptionsProvider);
             var analysis = new QueuePollingAnalysis(start.Compilation, sources, waits);
-            start.RegisterCodeBlockAction(analysis.AnalyzeCodeBlock);
+            start.RegisterSemanticModelAction(analysis.AnalyzeSemanticModel);
         });
     }
 }

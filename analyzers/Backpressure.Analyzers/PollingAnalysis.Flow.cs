@@ -34,9 +34,32 @@ internal sealed partial class PollingAnalysis
             return;
         }
 
+        var index = tree.Index!;
+        foreach (var (block, owner) in CodeBlocksAround(model, index, NameIndex.WaitNames.Concat(TimerDriven), cancellationToken))
+        {
+            if (!index.NamesAny(block.Span, tree.AmountNames))
+            {
+                continue;
+            }
+
+            var timers = index.NamesAny(block.Span, TimerDriven);
+            ForEachWaitingGraph(
+                block, owner, model, index.MayWait(block.Span), cancellationToken,
+                (graph, graphModel, waits) => ReportControlledWaits(graph, graphModel, waits, owner, tree.Matcher, context.ReportDiagnostic),
+                timers ? operation => AnalyzeTimerDriven(operation, tree, owner, context.ReportDiagnostic) : null);
+        }
+    }
+
+    /// <summary>
+    /// The code blocks of a file around the places it names any of <paramref name="names"/>, each once, in file order,
+    /// with the symbol that owns each: the only members a rule entered once per file needs to bind.
+    /// </summary>
+    internal static IEnumerable<(SyntaxNode Block, ISymbol Owner)> CodeBlocksAround(
+        SemanticModel model, NameIndex index, IEnumerable<string> names, CancellationToken cancellationToken)
+    {
         var root = model.SyntaxTree.GetRoot(cancellationToken);
         var blocks = new Dictionary<SyntaxNode, SyntaxNode>();
-        foreach (var position in NameIndex.WaitNames.Concat(TimerDriven).SelectMany(tree.Index!.Positions))
+        foreach (var position in names.SelectMany(index.Positions))
         {
             if (CodeBlockAt(root.FindToken(position)) is ({ } block, { } key) && !blocks.ContainsKey(key))
             {
@@ -46,17 +69,10 @@ internal sealed partial class PollingAnalysis
 
         foreach (var entry in blocks.OrderBy(b => b.Key.SpanStart))
         {
-            var (key, block) = (entry.Key, entry.Value);
-            if (!tree.Index.NamesAny(block.Span, tree.AmountNames) || OwnerOf(key, model, cancellationToken) is not { } owner)
+            if (OwnerOf(entry.Key, model, cancellationToken) is { } owner)
             {
-                continue;
+                yield return (entry.Value, owner);
             }
-
-            var timers = tree.Index.NamesAny(block.Span, TimerDriven);
-            ForEachWaitingGraph(
-                block, owner, model, tree.Index.MayWait(block.Span), cancellationToken,
-                (graph, graphModel, waits) => ReportControlledWaits(graph, graphModel, waits, owner, tree.Matcher, context.ReportDiagnostic),
-                timers ? operation => AnalyzeTimerDriven(operation, tree, owner, context.ReportDiagnostic) : null);
         }
     }
 

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
@@ -28,12 +27,9 @@ internal sealed partial class QueuePollingAnalysis
     /// <summary><c>Count</c> is everywhere: it counts only in a file that also names a source type.</summary>
     private static readonly string[] SourceTypeNames = ["Queue", "ConcurrentBag", "ConcurrentStack", "BlockingCollection", "ChannelReader"];
 
-    private static readonly string[] WaitNames = ["Sleep", "Delay", "Yield", "SpinWait", "SpinOnce", "Change", "Start"];
-
     private readonly Compilation _compilation;
     private readonly DrainableSources _sources;
     private readonly PollingAnalysis _waits;
-    private readonly ConcurrentDictionary<SyntaxTree, bool> _mayPoll = new();
 
     public QueuePollingAnalysis(Compilation compilation, DrainableSources sources, PollingAnalysis waits)
     {
@@ -42,17 +38,26 @@ internal sealed partial class QueuePollingAnalysis
         _waits = waits;
     }
 
-    public void AnalyzeCodeBlock(CodeBlockAnalysisContext context)
+    /// <summary>
+    /// BP0003 on one file, entered once per file as BP0001 is: a file whose text names no test of a source and no wait
+    /// returns at once; otherwise only the code blocks around its waits are bound and given a graph.
+    /// </summary>
+    public void AnalyzeSemanticModel(SemanticModelAnalysisContext context)
     {
         var cancellationToken = context.CancellationToken;
-        if (!_mayPoll.GetOrAdd(context.CodeBlock.SyntaxTree, tree => MentionsSource(tree.GetText(cancellationToken).ToString())))
+        var model = context.SemanticModel;
+        if (!MentionsSource(model.SyntaxTree.GetText(cancellationToken).ToString()))
         {
             return;
         }
 
-        _waits.ForEachWaitingGraph(
-            context.CodeBlock, context.OwningSymbol, context.SemanticModel, PollingAnalysis.MayWait(context.CodeBlock), cancellationToken,
-            (graph, model, waits) => ReportControlledWaits(graph, model, waits, context.ReportDiagnostic, cancellationToken));
+        var index = NameIndex.Create(model.SyntaxTree, cancellationToken);
+        foreach (var (block, owner) in PollingAnalysis.CodeBlocksAround(model, index, NameIndex.WaitNames, cancellationToken))
+        {
+            _waits.ForEachWaitingGraph(
+                block, owner, model, waits: true, cancellationToken,
+                (graph, graphModel, waits) => ReportControlledWaits(graph, graphModel, waits, context.ReportDiagnostic, cancellationToken));
+        }
     }
 
     /// <summary>
@@ -68,7 +73,7 @@ internal sealed partial class QueuePollingAnalysis
 
         var test = TestNames.Any(n => text.IndexOf(n, StringComparison.Ordinal) >= 0)
             || (text.IndexOf("Count", StringComparison.Ordinal) >= 0 && SourceTypeNames.Any(n => text.IndexOf(n, StringComparison.Ordinal) >= 0));
-        return test && WaitNames.Any(n => text.IndexOf(n, StringComparison.Ordinal) >= 0);
+        return test && NameIndex.WaitNames.Any(n => text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0);
     }
 
     private void ReportControlledWaits(
