@@ -134,7 +134,7 @@ internal sealed partial class PollingAnalysis
         foreach (var root in GraphRoots(codeBlock, owner, model, cancellationToken))
         {
             onRoot?.Invoke(root);
-            if (waits && MayWait(root.Syntax) && CreateGraph(root, cancellationToken) is { } graph)
+            if (waits && CreateGraph(root, cancellationToken) is { } graph)
             {
                 AnalyzeGraph(graph, model, owner, owner, onWaits, cancellationToken);
             }
@@ -143,17 +143,10 @@ internal sealed partial class PollingAnalysis
 
     /// <summary>
     /// The roots of the code a declaration executes, each once (a constructor's initializer and body are one
-    /// graph, a method's body and its block too). A type's code
-    /// block (a primary constructor's base call) is left alone: its children are the members, each of which is a
-    /// code block of its own.
+    /// graph, a method's body and its block too).
     /// </summary>
     private static IEnumerable<IOperation> GraphRoots(SyntaxNode codeBlock, ISymbol owner, SemanticModel model, CancellationToken cancellationToken)
     {
-        if (codeBlock is BaseTypeDeclarationSyntax)
-        {
-            yield break;
-        }
-
         // The declaration's own operation where it has one (a method body); otherwise its initializer and expression
         // body. A field declaration is the code block of each of its fields: only the owner's declarator is its code.
         IEnumerable<SyntaxNode?> parts = codeBlock is BaseFieldDeclarationSyntax field
@@ -187,7 +180,7 @@ internal sealed partial class PollingAnalysis
     /// A graph costs more than the rest of a rule: build one only for code that names a wait (or yields),
     /// which most methods of even a transport's file do not.
     /// </summary>
-    internal static bool MayWait(SyntaxNode code) => code.DescendantTokens().Any(NameIndex.IsWait);
+    private static bool MayWait(SyntaxNode code) => code.DescendantTokens().Any(NameIndex.IsWait);
 
     private static IOperation Root(IOperation operation)
     {
