@@ -30,7 +30,7 @@ internal sealed class DrainRateEstimator
     private const double ResumeFalling = 0.0625;
 
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
-    private const long MaximumGrowth = 16;
+    internal const long MaximumGrowth = 16;
 
     private long _lastAmount = -1;
     private long _lastTimestamp;

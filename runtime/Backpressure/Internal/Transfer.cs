@@ -149,7 +149,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         if (_useLowEvent)
         {
             // With the event the whole queue, chunk included, stays within 16 x the low threshold (1 MiB at the defaults).
-            raise = Math.Min(raise, Math.Max(0, (16 * lowThreshold) - highWatermark - ChunkSize));
+            raise = Math.Min(raise, Math.Max(0, (DrainRateEstimator.MaximumGrowth * lowThreshold) - highWatermark - ChunkSize));
         }
 
         if (options.HighWatermarkIsDerived)
