@@ -30,10 +30,11 @@ public sealed record FixResult(
 }
 
 /// <summary>
-/// Applies each rule's fix-all file by file, re-analyses, and repeats while sites remain fixable (at most
+/// Applies each rule's fix-all, re-analyses, and repeats while sites remain fixable (at most
 /// <see cref="MaxIterations"/> rounds, and never a round that changes nothing). Each round gives a file one
 /// batch: the sites of one rewrite (BP0001's, the most complete its level allows, before BP0003's) as one
 /// target framework sees them, since each rewrite is planned on the text it was found in;
+/// the batches of one rule, rewrite and project go to one fix-all together (one fixed snapshot, however many files);
 /// the new text then replaces the file in every project and target that compiles it, and what is left
 /// (another rewrite, a site only another target sees) waits for the next round, when positions are fresh.
 /// Every analysis also compiles (one pass gives both), and a re-analysis covers only the changed projects
@@ -134,10 +135,9 @@ public static class Fixer
                 break;
             }
 
-            // Every file's fix is computed against the same snapshot, so they all share one compilation: fixing
-            // file by file against a solution that changes after each would build a new one for each file.
+            // Every file's batch is planned against the same snapshot, so they all share one compilation.
             var roundStart = solution;
-            var fixedTexts = new List<(string? Path, DocumentId Id, SourceText Text)>();
+            var batches = new List<(ProjectId Project, Rule Rule, string Key, IEnumerable<Diagnostic> Diagnostics)>();
             foreach (var file in candidates.GroupBy(c => c.Diagnostic.Location.SourceTree?.FilePath ?? string.Empty).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 // The most complete rewrite first: it may take in smaller sites with it.
@@ -149,15 +149,23 @@ public static class Fixer
                     attempted.Add(c.Attempt);
                 }
 
-                if (roundStart.GetDocumentId(batch[0].Diagnostic.Location.SourceTree) is not { } documentId || roundStart.GetDocument(documentId) is not { } document)
+                if (roundStart.GetDocumentId(batch[0].Diagnostic.Location.SourceTree) is not null)
                 {
-                    continue;
+                    batches.Add((project, Rule.Of(batch[0].Diagnostic.Id), key, batch.Select(c => c.Diagnostic)));
                 }
+            }
 
-                var rule = Rule.Of(batch[0].Diagnostic.Id);
+            // Then one fix-all per rule, rewrite and project, over all its files at once: the provider fixes them side
+            // by side and cleans them up in one fixed snapshot. A fix-all per file forked the compilation (and ran
+            // the adapter generator) once per file, which made a project's fix grow with its files times its sites.
+            var fixedTexts = new List<(string? Path, DocumentId Id, SourceText Text)>();
+            var fixedSolutions = new List<Solution>();
+            foreach (var group in batches.GroupBy(b => (b.Project, b.Rule.Id, b.Key)).OrderBy(g => g.Key.Project.Id).ThenBy(g => g.Key.Id, StringComparer.Ordinal).ThenBy(g => g.Key.Key, StringComparer.Ordinal))
+            {
+                var rule = group.First().Rule;
                 var context = new FixAllContext(
-                    document, rule.CodeFix, FixAllScope.Document, key,
-                    [rule.Id], new KnownDiagnostics([.. batch.Select(c => c.Diagnostic)]), cancellationToken);
+                    roundStart.GetProject(group.Key.Project)!, rule.CodeFix, FixAllScope.Project, group.Key.Key,
+                    [rule.Id], new KnownDiagnostics([.. group.SelectMany(b => b.Diagnostics)]), cancellationToken);
                 if (await rule.CodeFix.GetFixAllProvider()!.GetFixAsync(context) is not { } action)
                 {
                     continue;
@@ -165,13 +173,22 @@ public static class Fixer
 
                 foreach (var operation in await action.GetOperationsAsync(cancellationToken))
                 {
-                    if (operation is ApplyChangesOperation apply && apply.ChangedSolution.GetDocument(documentId) is { } changed)
+                    if (operation is not ApplyChangesOperation apply)
                     {
-                        fixedTexts.Add((document.FilePath, documentId, await changed.GetTextAsync(cancellationToken)));
+                        continue;
+                    }
+
+                    fixedSolutions.Add(apply.ChangedSolution);
+                    foreach (var id in apply.ChangedSolution.GetChanges(roundStart).GetProjectChanges().SelectMany(p => p.GetChangedDocuments()))
+                    {
+                        fixedTexts.Add((roundStart.GetDocument(id)?.FilePath, id, await apply.ChangedSolution.GetDocument(id)!.GetTextAsync(cancellationToken)));
                     }
                 }
             }
 
+            // The first fix-all's fixed snapshot already has a compilation (its clean-up built it, generators run):
+            // the re-analysis starts from it, and the other texts join it where it does not have them yet.
+            solution = fixedSolutions.FirstOrDefault() ?? solution;
             foreach (var (path, id, text) in fixedTexts)
             {
                 solution = WithFileText(solution, path, id, text);
@@ -350,6 +367,11 @@ public static class Fixer
         var ids = path is null ? [fixedId] : solution.GetDocumentIdsWithFilePath(path).Append(fixedId).Distinct();
         foreach (var id in ids)
         {
+            if (solution.GetDocument(id) is { } document && document.TryGetText(out var current) && ReferenceEquals(current, text))
+            {
+                continue; // already there: a new snapshot would only throw its compilation away
+            }
+
             solution = solution.WithDocumentText(id, text, PreservationMode.PreserveIdentity);
         }
 
@@ -408,7 +430,7 @@ public static class Fixer
             Task.FromResult<IEnumerable<Diagnostic>>(diagnostics);
 
         public override Task<IEnumerable<Diagnostic>> GetDocumentDiagnosticsAsync(Document document, CancellationToken cancellationToken) =>
-            Task.FromResult<IEnumerable<Diagnostic>>(diagnostics);
+            Task.FromResult<IEnumerable<Diagnostic>>([.. diagnostics.Where(d => d.Location.SourceTree?.FilePath == document.FilePath)]);
 
         public override Task<IEnumerable<Diagnostic>> GetProjectDiagnosticsAsync(Project project, CancellationToken cancellationToken) =>
             Task.FromResult<IEnumerable<Diagnostic>>([]);
