@@ -127,7 +127,7 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
             }
         }
 
-        if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, cancellationToken).ConfigureAwait(false))
+        if (tracked is CompilationUnitSyntax unit && !await ImportsRuntimeAsync(document, unit, edits[0].Edit.Target.Start, cancellationToken).ConfigureAwait(false))
         {
             tracked = await WouldMakeNamesAmbiguousAsync(document, cancellationToken).ConfigureAwait(false)
                 ? AddStaticUsings(unit, newline, edits.Any(e => e.Edit.Replacement.Contains(".AsBufferedChannel()")))
@@ -203,7 +203,7 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
     }
 
     /// <summary>Whether the runtime's extension methods are already in scope: a using in this file, a global using anywhere, or code inside the namespace.</summary>
-    private static async Task<bool> ImportsRuntimeAsync(Document document, CompilationUnitSyntax unit, CancellationToken cancellationToken)
+    private static async Task<bool> ImportsRuntimeAsync(Document document, CompilationUnitSyntax unit, int position, CancellationToken cancellationToken)
     {
         static bool IsRuntime(UsingDirectiveSyntax u) => u.Alias is null && u.StaticKeyword == default && u.Name?.ToString() == RuntimeNamespace;
 
@@ -214,17 +214,11 @@ public sealed class BP0001BufferedAmountPollingCodeFix : CodeFixProvider
             return true;
         }
 
-        foreach (var other in document.Project.Documents)
-        {
-            if (other.Id != document.Id
-                && await other.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false) is CompilationUnitSyntax otherUnit
-                && otherUnit.Usings.Any(u => u.GlobalKeyword != default && IsRuntime(u)))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        // A global using anywhere in the project: the compilation knows them all, where a walk of every other
+        // file for each fixed file made a project's fix grow with its files times its sites.
+        var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+        return model is not null && model.GetImportScopes(position, cancellationToken)
+            .Any(scope => scope.Imports.Any(i => i.NamespaceOrType is INamespaceSymbol { Name: RuntimeNamespace, ContainingNamespace.IsGlobalNamespace: true }));
     }
 
     /// <summary>
