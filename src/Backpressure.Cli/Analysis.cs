@@ -59,7 +59,43 @@ public static class Analysis
             throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}");
         }
 
-        var ours = analyzers.SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        return From(diagnostics, rules, withCompiler, compilation, cancellationToken);
+    }
+
+    /// <summary>
+    /// Analyses some files of a project: its analyzers' findings and the compiler's errors and warnings in those
+    /// files alone. Each file is compiled on its own, so this pays only for the files given.
+    /// </summary>
+    public static async Task<ProjectAnalysis> AnalyzeTreesAsync(Project project, Compilation compilation, IReadOnlyList<SyntaxTree> trees, ImmutableArray<Rule> rules, CancellationToken cancellationToken)
+    {
+        var thrown = new List<Exception>();
+        var options = new CompilationWithAnalyzersOptions(project.AnalyzerOptions, (ex, _, _) => { lock (thrown) { thrown.Add(ex); } }, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
+        var withAnalyzers = compilation.WithAnalyzers([.. rules.Select(r => r.Analyzer)], options);
+        var found = new List<Diagnostic>();
+        await Parallel.ForEachAsync(trees, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, async (tree, token) =>
+        {
+            var model = withAnalyzers.Compilation.GetSemanticModel(tree);
+            var diagnostics = new List<Diagnostic>();
+            diagnostics.AddRange(await withAnalyzers.GetAnalyzerSyntaxDiagnosticsAsync(tree, token));
+            diagnostics.AddRange(await withAnalyzers.GetAnalyzerSemanticDiagnosticsAsync(model, null, token));
+            diagnostics.AddRange(compilation.GetSemanticModel(tree).GetDiagnostics(null, token));
+            lock (found)
+            {
+                found.AddRange(diagnostics);
+            }
+        });
+        if (thrown.Count > 0)
+        {
+            throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}");
+        }
+
+        return From([.. found], rules, withCompiler: true, compilation, cancellationToken);
+    }
+
+    /// <summary>A pass's diagnostics sorted into the rules' findings and the compiler's errors and warnings.</summary>
+    private static ProjectAnalysis From(ImmutableArray<Diagnostic> diagnostics, ImmutableArray<Rule> rules, bool withCompiler, Compilation compilation, CancellationToken cancellationToken)
+    {
+        var ours = rules.SelectMany(r => r.Analyzer.SupportedDiagnostics).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
         var compiler = withCompiler ? diagnostics.Where(d => !d.IsSuppressed && !ours.Contains(d.Id)).ToList() : [];
         return new ProjectAnalysis(
             diagnostics
@@ -73,32 +109,14 @@ public static class Analysis
             compilation.GetTypeByMetadataName(RuntimeContract) is not null);
     }
 
-    /// <summary>
-    /// Analyses every C# project of <paramref name="solution"/> (each target framework of a project is one),
-    /// or, given an earlier analysis of the same solution and the projects changed since, only those and the
-    /// projects that depend on them.
-    /// </summary>
+    /// <summary>Analyses every C# project of <paramref name="solution"/> (each target framework of a project is one).</summary>
     public static async Task<ImmutableDictionary<ProjectId, ProjectAnalysis>> AnalyzeAsync(
-        Solution solution,
-        ImmutableArray<Rule> rules,
-        bool withCompiler,
-        CancellationToken cancellationToken,
-        ImmutableDictionary<ProjectId, ProjectAnalysis>? previous = null,
-        IEnumerable<ProjectId>? changed = null)
+        Solution solution, ImmutableArray<Rule> rules, bool withCompiler, CancellationToken cancellationToken)
     {
-        HashSet<ProjectId>? stale = null;
-        if (previous is not null && changed is not null)
-        {
-            var graph = solution.GetProjectDependencyGraph();
-            stale = [.. changed.SelectMany(id => graph.GetProjectsThatTransitivelyDependOnThisProject(id).Append(id))];
-        }
-
         var result = ImmutableDictionary.CreateBuilder<ProjectId, ProjectAnalysis>();
         foreach (var project in solution.Projects.Where(p => p.Language == LanguageNames.CSharp))
         {
-            result[project.Id] = stale is not null && !stale.Contains(project.Id) && previous!.TryGetValue(project.Id, out var kept)
-                ? kept
-                : await AnalyzeAsync(project, rules, withCompiler, cancellationToken);
+            result[project.Id] = await AnalyzeAsync(project, rules, withCompiler, cancellationToken);
         }
 
         return result.ToImmutable();

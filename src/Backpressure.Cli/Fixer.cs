@@ -37,9 +37,9 @@ public sealed record FixResult(
 /// the batches of one rule, rewrite and project go to one fix-all together (one fixed snapshot, however many files);
 /// the new text then replaces the file in every project and target that compiles it, and what is left
 /// (another rewrite, a site only another target sees) waits for the next round, when positions are fresh.
-/// Every analysis also compiles (one pass gives both), and a re-analysis covers only the changed projects
-/// and those that depend on them; the fix counts only if no project, changed or dependent, has an error it
-/// did not have. Warnings it did not have are handed back to be reported.
+/// Every analysis also compiles (one pass gives both), and a re-analysis compiles again only what the fix can
+/// have changed (<see cref="Reanalysis"/>); the fix counts only if no project, changed or dependent, has an error
+/// it did not have. Warnings it did not have are handed back to be reported.
 /// </summary>
 public static class Fixer
 {
@@ -200,7 +200,7 @@ public static class Fixer
                 continue;
             }
 
-            analysis = await Analysis.AnalyzeAsync(solution, rules, withCompiler: true, cancellationToken, analysis, changedThisRound);
+            analysis = await Reanalysis.AnalyzeAsync(roundStart, solution, analysis, rules, cancellationToken);
         }
 
         return (solution, analysis);
