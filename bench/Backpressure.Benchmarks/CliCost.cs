@@ -46,6 +46,15 @@ internal static class CliCost
             ? Task.FromResult(Usage())
             : RunAsync([.. siteCounts.Select(n => new Size(1, n, runs ?? 1) { PollEvery = 1 })]);
 
+    /// <summary>
+    /// A few sites in one large project, the shape of most real code: the fix changes a few files, so a tool that
+    /// re-checks only what the fix can have changed pays for those files, not for the project.
+    /// </summary>
+    public static Task<int> RunSparseAsync(int files, int sites, int? runs) =>
+        files < 1 || sites < 1 || sites > files || runs < 1
+            ? Task.FromResult(Usage())
+            : RunAsync([new Size(1, files, runs ?? 1) { PollEvery = files / sites }]);
+
     /// <summary>With no size, the two defaults; a size given runs that size only.</summary>
     public static Task<int> RunAsync(int? projects, int filesPerProject, int? runs) =>
         projects < 1 || filesPerProject < 1 || runs < 1
@@ -56,7 +65,7 @@ internal static class CliCost
 
     private static int Usage()
     {
-        Console.Error.WriteLine("cli-cost [projects] [files per project] [runs], or cli-cost sites <n,n,...> [runs]: each at least 1");
+        Console.Error.WriteLine("cli-cost [projects] [files per project] [runs], cli-cost sites <n,n,...> [runs], or cli-cost sparse <files> <sites> [runs]: each at least 1, sites at most files");
         return 2;
     }
 

@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|queue-polling|analyzer-cost|cli-cost [sites n,n,...]>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|queue-polling|analyzer-cost|cli-cost [sites n,n,...|sparse files sites]>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -43,6 +43,11 @@ switch (args.FirstOrDefault())
         return await CliCost.RunSitesAsync(
             args.Length > 2 ? [.. args[2].Split(',').Select(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))] : [100, 300, 1000],
             args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : null);
+    case "cli-cost" when args.Length > 1 && args[1] == "sparse":
+        return await CliCost.RunSparseAsync(
+            args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1000,
+            args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10,
+            args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : null);
     case "cli-cost":
         return await CliCost.RunAsync(
             args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null,
@@ -57,7 +62,7 @@ switch (args.FirstOrDefault())
             args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg] [runs]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg] [runs]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]|cli-cost sparse [files] [sites] [runs]>");
         return 2;
 }
 #endif
