@@ -54,9 +54,8 @@ public static class Reanalysis
                 continue;
             }
 
-            // Whether the project's declarations changed matters only if some project that depends on it could be kept.
-            var dependentsCouldBeKept = graph.GetProjectsThatTransitivelyDependOnThisProject(id).Any(d => !changed.Contains(d));
-            var (analysis, declarationsChanged) = await ProjectAsync(was, project, old, rules, dependentsCouldBeKept, cancellationToken);
+            var hasDependents = graph.GetProjectsThatDirectlyDependOnThisProject(id).Count > 0;
+            var (analysis, declarationsChanged) = await ProjectAsync(was, project, old, rules, hasDependents, cancellationToken);
             result[id] = analysis;
             if (declarationsChanged)
             {
@@ -68,7 +67,7 @@ public static class Reanalysis
     }
 
     private static async Task<(ProjectAnalysis Analysis, bool DeclarationsChanged)> ProjectAsync(
-        Project before, Project after, ProjectAnalysis previous, ImmutableArray<Rule> rules, bool dependentsCouldBeKept, CancellationToken cancellationToken)
+        Project before, Project after, ProjectAnalysis previous, ImmutableArray<Rule> rules, bool hasDependents, CancellationToken cancellationToken)
     {
         var changes = after.GetChanges(before);
         if (changes.GetAddedDocuments().Any() || changes.GetRemovedDocuments().Any())
@@ -82,10 +81,11 @@ public static class Reanalysis
             changedTrees.Add(((await before.GetDocument(id)!.GetSyntaxTreeAsync(cancellationToken))!, (await after.GetDocument(id)!.GetSyntaxTreeAsync(cancellationToken))!));
         }
 
-        // Much of the project changed, and nothing depends on whether its declarations did: one whole pass.
-        if (!dependentsCouldBeKept && changedTrees.Count > WholeProjectShare * after.DocumentIds.Count)
+        // Much of the project changed: one whole pass. Whether its declarations changed is then not worked out (that
+        // would build the original compilation again), so the projects that depend on it are analysed whole too.
+        if (changedTrees.Count > WholeProjectShare * after.DocumentIds.Count)
         {
-            return (await Analysis.AnalyzeAsync(after, rules, withCompiler: true, cancellationToken), false);
+            return (await Analysis.AnalyzeAsync(after, rules, withCompiler: true, cancellationToken), hasDependents);
         }
 
         var oldCompilation = (await before.GetCompilationAsync(cancellationToken))!;
@@ -113,7 +113,7 @@ public static class Reanalysis
 
         var whole = recheck.Count > WholeProjectShare * newCompilation.SyntaxTrees.Count();
         var declarationsChanged = false;
-        if (dependentsCouldBeKept || !whole)
+        if (hasDependents || !whole)
         {
             // Generated code is internal: it is part of what other projects see only when they see internals.
             var declarationsDiffer = changedTrees.Any(t => Declarations(oldCompilation, t.Old, cancellationToken) != Declarations(newCompilation, t.New, cancellationToken));

@@ -79,6 +79,27 @@ public sealed class ReanalysisTests
     }
 
     [Fact]
+    public async Task A_dependent_that_changed_a_little_is_checked_whole_when_a_much_changed_dependency_may_have_changed_its_declarations()
+    {
+        // The library changes most of its files (one whole pass there); the app changes one file of many, which alone
+        // would be checked on its own, while its unchanged Caller.cs is what the library's new signature breaks.
+        var (solution, library, app) = Create([
+            ("Lib/Channel.cs", Library, true),
+            ("App/Caller.cs", Caller, false),
+            ("App/Changed.cs", "namespace App; public class Changed { public int M() => 1; }", false),
+            .. Enumerable.Range(0, 20).Select(i => ($"App/Filler{i}.cs", $"namespace App; public class Filler{i} {{ public int M() => {i}; }}", false))]);
+        var before = await Analysis.AnalyzeAsync(solution, Rule.All, withCompiler: true, CancellationToken.None);
+
+        var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("public int Count()", "public long Count()"));
+        after = Edit(after, app, "App/Changed.cs", "namespace App; public class Changed { public int M() => 2; }");
+        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
+        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+
+        Assert.Contains(scoped[app].Errors, d => d.Id == "CS0266");
+        AssertSame(whole, scoped);
+    }
+
+    [Fact]
     public async Task A_new_member_in_one_file_is_checked_against_the_other_files_of_its_project()
     {
         // Other.cs calls an extension method; the edit adds an instance method of the same name, which wins there.
