@@ -135,7 +135,7 @@ public static class Reanalysis
             [.. previous.Findings.Where(Kept), .. fresh.Findings],
             [.. previous.Errors.Where(Kept), .. fresh.Errors],
             [.. previous.Warnings.Where(Kept), .. fresh.Warnings],
-            fresh.HasRuntime), false);
+            fresh.HasRuntime), declarationsChanged);
     }
 
     private static async Task<Dictionary<string, SyntaxTree>> GeneratedAsync(Project project, CancellationToken cancellationToken)
