@@ -47,18 +47,9 @@ public static class Analysis
     {
         var compilation = await project.GetCompilationAsync(cancellationToken)
             ?? throw new CliException(ExitCodes.BadInput, $"'{project.Name}' has no compilation.");
-        var thrown = new List<Exception>();
-        var options = new CompilationWithAnalyzersOptions(project.AnalyzerOptions, (ex, _, _) => { lock (thrown) { thrown.Add(ex); } }, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
-        var analyzers = rules.Select(r => r.Analyzer).ToImmutableArray();
-        var withAnalyzers = compilation.WithAnalyzers(analyzers, options);
-        var diagnostics = withCompiler
-            ? await withAnalyzers.GetAllDiagnosticsAsync(cancellationToken)
-            : await withAnalyzers.GetAnalyzerDiagnosticsAsync(cancellationToken);
-        if (thrown.Count > 0)
-        {
-            throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}");
-        }
-
+        var diagnostics = await RunAsync(project, compilation, rules, withAnalyzers => withCompiler
+            ? withAnalyzers.GetAllDiagnosticsAsync(cancellationToken)
+            : withAnalyzers.GetAnalyzerDiagnosticsAsync(cancellationToken));
         return From(diagnostics, rules, withCompiler, compilation, cancellationToken);
     }
 
@@ -68,28 +59,36 @@ public static class Analysis
     /// </summary>
     public static async Task<ProjectAnalysis> AnalyzeTreesAsync(Project project, Compilation compilation, IReadOnlyList<SyntaxTree> trees, ImmutableArray<Rule> rules, CancellationToken cancellationToken)
     {
+        var found = await RunAsync(project, compilation, rules, async withAnalyzers =>
+        {
+            var all = new List<Diagnostic>();
+            await Parallel.ForEachAsync(trees, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, async (tree, token) =>
+            {
+                var model = withAnalyzers.Compilation.GetSemanticModel(tree);
+                var diagnostics = new List<Diagnostic>();
+                diagnostics.AddRange(await withAnalyzers.GetAnalyzerSyntaxDiagnosticsAsync(tree, token));
+                diagnostics.AddRange(await withAnalyzers.GetAnalyzerSemanticDiagnosticsAsync(model, null, token));
+                diagnostics.AddRange(compilation.GetSemanticModel(tree).GetDiagnostics(null, token));
+                lock (all)
+                {
+                    all.AddRange(diagnostics);
+                }
+            });
+            return [.. all];
+        });
+        return From(found, rules, withCompiler: true, compilation, cancellationToken);
+    }
+
+    /// <summary>Runs the rules' analyzers over <paramref name="compilation"/> with the project's options; an analyzer that throws fails the run with one line.</summary>
+    private static async Task<ImmutableArray<Diagnostic>> RunAsync(
+        Project project, Compilation compilation, ImmutableArray<Rule> rules, Func<CompilationWithAnalyzers, Task<ImmutableArray<Diagnostic>>> run)
+    {
         var thrown = new List<Exception>();
         var options = new CompilationWithAnalyzersOptions(project.AnalyzerOptions, (ex, _, _) => { lock (thrown) { thrown.Add(ex); } }, concurrentAnalysis: true, logAnalyzerExecutionTime: false);
-        var withAnalyzers = compilation.WithAnalyzers([.. rules.Select(r => r.Analyzer)], options);
-        var found = new List<Diagnostic>();
-        await Parallel.ForEachAsync(trees, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, async (tree, token) =>
-        {
-            var model = withAnalyzers.Compilation.GetSemanticModel(tree);
-            var diagnostics = new List<Diagnostic>();
-            diagnostics.AddRange(await withAnalyzers.GetAnalyzerSyntaxDiagnosticsAsync(tree, token));
-            diagnostics.AddRange(await withAnalyzers.GetAnalyzerSemanticDiagnosticsAsync(model, null, token));
-            diagnostics.AddRange(compilation.GetSemanticModel(tree).GetDiagnostics(null, token));
-            lock (found)
-            {
-                found.AddRange(diagnostics);
-            }
-        });
-        if (thrown.Count > 0)
-        {
-            throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}");
-        }
-
-        return From([.. found], rules, withCompiler: true, compilation, cancellationToken);
+        var diagnostics = await run(compilation.WithAnalyzers([.. rules.Select(r => r.Analyzer)], options));
+        return thrown.Count > 0
+            ? throw new CliException(ExitCodes.BadInput, $"the analyzer failed on '{project.Name}': {thrown[0].Message}")
+            : diagnostics;
     }
 
     /// <summary>A pass's diagnostics sorted into the rules' findings and the compiler's errors and warnings.</summary>
