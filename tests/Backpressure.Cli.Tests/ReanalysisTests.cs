@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Backpressure.Cli;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 using Xunit;
 
@@ -117,6 +118,30 @@ public sealed class ReanalysisTests
         AssertSame(whole, scoped);
     }
 
+    [Fact]
+    public async Task Changed_generator_output_reaches_a_project_that_sees_the_internals()
+    {
+        // The generator's class is internal, so another project sees it only through InternalsVisibleTo; a body edit
+        // (declarations unchanged) that changes the generated type must still send that project to be analysed again.
+        var (solution, library, app) = Create(
+            new KindGenerator(),
+            [
+                ("Lib/Channel.cs", Library, true),
+                ("Lib/Friends.cs", "[assembly: System.Runtime.CompilerServices.InternalsVisibleTo(\"App\")]", true),
+                ("App/Caller.cs", "namespace App; public class Caller { public int Kind() { int kind = Lib.Generated.Kind; return kind; } }", false),
+                .. Enumerable.Range(0, 20).Select(i => ($"Lib/Filler{i}.cs", $"namespace Lib; public class Filler{i} {{ public int M() => {i}; }}", true)),
+            ]);
+        var before = await Analysis.AnalyzeAsync(solution, Rule.All, withCompiler: true, CancellationToken.None);
+        Assert.Empty(before[app].Errors);
+
+        var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("return 1;", $"return 1; {KindGenerator.StringMarker}"));
+        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
+        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+
+        Assert.Contains(scoped[app].Errors, d => d.Id == "CS0029");
+        AssertSame(whole, scoped);
+    }
+
     [Theory]
     [InlineData("public void M() { Send(); } void Send() { }", "public void M() { } void Send() { }", true)]
     [InlineData("public void M() { }", "public void M() { } private int _added;", false)]
@@ -151,14 +176,18 @@ public sealed class ReanalysisTests
             [.. diagnostics.Select(d => $"{d.Id} {d.Location.GetLineSpan()} {d.GetMessage()}").OrderBy(k => k, StringComparer.Ordinal)];
     }
 
-    private static (Solution Solution, ProjectId Library, ProjectId App) Create(params (string Path, string Text, bool InLibrary)[] files)
+    private static (Solution Solution, ProjectId Library, ProjectId App) Create(params (string Path, string Text, bool InLibrary)[] files) =>
+        Create(libraryGenerator: null, files);
+
+    private static (Solution Solution, ProjectId Library, ProjectId App) Create(IIncrementalGenerator? libraryGenerator, (string Path, string Text, bool InLibrary)[] files)
     {
         var workspace = new AdhocWorkspace();
         var library = ProjectId.CreateNewId("Lib");
         var app = ProjectId.CreateNewId("App");
         var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary);
         var solution = workspace.CurrentSolution
-            .AddProject(ProjectInfo.Create(library, VersionStamp.Default, "Lib", "Lib", LanguageNames.CSharp, compilationOptions: options, metadataReferences: Framework))
+            .AddProject(ProjectInfo.Create(library, VersionStamp.Default, "Lib", "Lib", LanguageNames.CSharp, compilationOptions: options, metadataReferences: Framework,
+                analyzerReferences: libraryGenerator is null ? [] : [new GeneratorReference(libraryGenerator)]))
             .AddProject(ProjectInfo.Create(app, VersionStamp.Default, "App", "App", LanguageNames.CSharp, compilationOptions: options, metadataReferences: Framework, projectReferences: [new ProjectReference(library)]));
         foreach (var (path, text, inLibrary) in files)
         {
@@ -170,4 +199,37 @@ public sealed class ReanalysisTests
 
     private static Solution Edit(Solution solution, ProjectId project, string path, string text) =>
         solution.WithDocumentText(solution.GetProject(project)!.Documents.Single(d => d.FilePath == "/src/" + path).Id, SourceText.From(text), PreservationMode.PreserveIdentity);
+
+    /// <summary>
+    /// Declares <c>internal static class Lib.Generated</c> with a <c>Kind</c> property: an <c>int</c>, or a
+    /// <c>string</c> once any file of the project contains <see cref="StringMarker"/> (in a method body, say).
+    /// </summary>
+    private sealed class KindGenerator : IIncrementalGenerator
+    {
+        public const string StringMarker = "/* kind: string */";
+
+        public void Initialize(IncrementalGeneratorInitializationContext context) =>
+            context.RegisterSourceOutput(context.CompilationProvider, static (output, compilation) =>
+            {
+                var type = compilation.SyntaxTrees.Any(t => t.GetText().ToString().Contains(StringMarker, StringComparison.Ordinal)) ? "string" : "int";
+                output.AddSource("Generated.g.cs", $"namespace Lib; internal static class Generated {{ public static {type} Kind => default; }}");
+            });
+    }
+
+    /// <summary>Hands an in-memory generator to a workspace project, as a package's analyzer assembly would.</summary>
+    private sealed class GeneratorReference(IIncrementalGenerator generator) : AnalyzerReference
+    {
+        // One wrapper for every call: the generator driver knows a generator by its instance.
+        private readonly ImmutableArray<ISourceGenerator> _generators = [generator.AsSourceGenerator()];
+
+        public override string? FullPath => null;
+
+        public override object Id => generator;
+
+        public override ImmutableArray<DiagnosticAnalyzer> GetAnalyzers(string language) => [];
+
+        public override ImmutableArray<DiagnosticAnalyzer> GetAnalyzersForAllLanguages() => [];
+
+        public override ImmutableArray<ISourceGenerator> GetGenerators(string language) => _generators;
+    }
 }
