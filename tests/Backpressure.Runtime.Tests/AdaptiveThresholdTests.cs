@@ -7,8 +7,9 @@ namespace Backpressure.Runtime.Tests;
 
 /// <summary>
 /// With the low event and the default options, a whole-payload send raises its thresholds when it measures that it
-/// comes back from the event more slowly than the queue left at the event lasts, caps the raise, lowers it again
-/// when it comes back fast, and never moves a threshold the caller gave. Deterministic: a fake clock, and a
+/// came back from the event more slowly than the queue left at the event lasts (the slowest recent way back, not the
+/// average), caps the raise, forgets it by half every second once it comes back fast, and never moves a threshold
+/// the caller gave. Deterministic: a fake clock, and a
 /// channel the test drains by hand. The estimator's own tests use small numbers; the sends use the defaults.
 /// </summary>
 public sealed class AdaptiveThresholdTests
@@ -33,15 +34,18 @@ public sealed class AdaptiveThresholdTests
     }
 
     [Fact]
-    public void Estimator_RaisesTheThreshold_ToHoldTwoAbsences_CappedAtSixteenTimesTheLowThreshold()
+    public void Estimator_RaisesTheThreshold_ToHoldTheSlowestWayBack_CappedAtSixteenTimesTheLowThreshold()
     {
         var time = new FakeTimeProvider();
         var estimator = new DrainRateEstimator();
         estimator.BeginTransfer(time);
 
-        // 1,000,000 B/s, back 3 ms after each event: 6,000 bytes wanted at the event.
-        Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 40);
-        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 5900, 6000);
+        // 1,000,000 B/s; back 100 µs after the event 39 times, then once after 3 ms. The slowest way back counts,
+        // not the average (175 µs): the queue at the event is sized for 3 ms and half again, 4,500 bytes.
+        Cycle(estimator, time, sent: 3000, cycle: Ms(2.9), away: Ms(0.1), times: 39);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+        Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 1);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 4490, 4500);
 
         // Back a second later, still at 1,000,000 B/s: the cap holds.
         Cycle(estimator, time, sent: 1_000_000, cycle: TimeSpan.Zero, away: TimeSpan.FromSeconds(1), times: 40);
@@ -53,41 +57,100 @@ public sealed class AdaptiveThresholdTests
     }
 
     [Fact]
-    public void Estimator_LowersTheRaise_WhenTheWayBackIsFastAgain_MoreSlowlyThanItRose()
+    public void Estimator_CountsOnlyWhatDrained_WhenTheThresholdMovedBetweenTwoEvents()
     {
         var time = new FakeTimeProvider();
         var estimator = new DrainRateEstimator();
         estimator.BeginTransfer(time);
-        Cycle(estimator, time, sent: 6000, cycle: Ms(3), away: Ms(3), times: 40);
-        var raised = estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true);
 
-        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 4);
-        var falling = estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true);
-        Assert.InRange(falling, 1, raised - 1);
+        // At the first event the queue stands at 1,000; the sender refills it for a threshold raised to 5,000 and
+        // 3,000 bytes more; 3 ms later it is back at 5,000. 3,000 bytes drained, not the 7,000 sent: 1,000,000 B/s.
+        estimator.OnLowEvent(time.GetTimestamp(), 1000, time);
+        estimator.OnSent(7000);
+        time.Advance(Ms(3));
+        estimator.OnLowEvent(time.GetTimestamp(), 5000, time);
+        Assert.Equal(1_000_000, estimator.BytesPerSecond, 1.0);
 
-        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 100);
+        // And back down: the queue falls from 5,000 to 1,000 while 2,000 more go in, over 6 ms.
+        estimator.OnSent(2000);
+        time.Advance(Ms(6));
+        estimator.OnLowEvent(time.GetTimestamp(), 1000, time);
+        Assert.Equal(1_000_000, estimator.BytesPerSecond, 1.0);
+    }
+
+    [Fact]
+    public void Estimator_ForgetsASlowWayBack_HalfEverySecond_OnceTheWayBackIsFast()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 10);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 4490, 4500);
+
+        // A second of fast ways back (3 ms cycles at the same rate): the 3 ms counts as 1.5 ms.
+        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 333);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 2240, 2260);
+
+        // Two more: 0.375 ms, whose 562 bytes the requested 1,000 already hold.
+        Cycle(estimator, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 667);
         Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
     }
 
     [Fact]
-    public async Task SlowWayBack_RaisesTheDefaultThresholds_ThenFastOnesLowerThem()
+    public void Estimator_StartsATransferAfterAQuietSpell_AtTheRequestedThreshold()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 10);
+
+        // The next transfer on the channel, half a second later: still raised, by less.
+        time.Advance(Ms(500));
+        estimator.BeginTransfer(time);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 3170, 3190);
+
+        // Ten seconds later: the rate is remembered, the slow way back is not.
+        time.Advance(TimeSpan.FromSeconds(10));
+        estimator.BeginTransfer(time);
+        Assert.Equal(1_000_000, estimator.BytesPerSecond, 1.0);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+    }
+
+    [Fact]
+    public async Task SlowWayBack_RaisesTheDefaultThresholds_AndTheNextTransferAfterAQuietSpellStartsUnraised()
     {
         var time = new FakeTimeProvider();
         var channel = new ManualChannel();
         var options = new BackpressureOptions(timeProvider: time);
-        using var stop = new CancellationTokenSource();
-        var transfer = channel.SendAsync(Payload(256 << 20), options, cancellationToken: stop.Token);
+        using (var stop = new CancellationTokenSource())
+        {
+            var transfer = channel.SendAsync(Payload(256 << 20), options, cancellationToken: stop.Token);
 
-        // The link drains 65,536 bytes per ms: the 64 KiB at the event last 1 ms, the way back takes 5.
-        var slow = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 30, away: Ms(5));
-        Assert.True(slow.LastThreshold > 5 * DefaultLow, $"a 5 ms way back raises the low threshold (655,360 wanted), got {slow.LastThreshold}");
-        Assert.InRange(slow.DeepestQueue, (2 * DefaultLow) + Chunk + 1, slow.HighestThreshold + DefaultLow + Chunk); // past the un-raised bound
+            // The link drains 65,536 bytes per ms: the 64 KiB at the event last 1 ms, the way back takes 5.
+            var slow = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 30, away: Ms(5));
+            Assert.True(slow.LastThreshold > 5 * DefaultLow, $"a 5 ms way back raises the low threshold (491,520 wanted), got {slow.LastThreshold}");
+            Assert.InRange(slow.DeepestQueue, (2 * DefaultLow) + Chunk + 1, slow.HighestThreshold + DefaultLow + Chunk); // past the un-raised bound
 
-        var fast = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 120, away: TimeSpan.Zero);
-        Assert.Equal(DefaultLow, fast.LastThreshold);
+            // Fast ways back within the same transfer keep it raised for now: the next stall finds the queue deep.
+            var fast = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 20, away: TimeSpan.Zero);
+            Assert.True(fast.LastThreshold > 5 * DefaultLow, $"20 fast cycles (25 ms) keep most of the raise, got {fast.LastThreshold}");
 
-        stop.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+            stop.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+        }
+
+        // Ten quiet seconds later the next transfer on the channel parks at the requested thresholds.
+        channel.DrainAll();
+        time.Advance(TimeSpan.FromSeconds(10));
+        using (var stop = new CancellationTokenSource())
+        {
+            var transfer = channel.SendAsync(Payload(256 << 20), options, cancellationToken: stop.Token);
+            var quiet = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 5, away: TimeSpan.Zero);
+            Assert.Equal(DefaultLow, quiet.HighestThreshold);
+
+            stop.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+        }
     }
 
     [Fact]
@@ -152,7 +215,7 @@ public sealed class AdaptiveThresholdTests
         for (var i = 0; i < times; i++)
         {
             var eventAt = time.GetTimestamp();
-            estimator.OnLowEvent(eventAt, time);
+            estimator.OnLowEvent(eventAt, Low, time);
             time.Advance(away);
             estimator.OnResumed(eventAt, time.GetTimestamp(), time);
             estimator.OnSent(sent);

@@ -19,15 +19,19 @@ internal sealed class DrainRateEstimator
     /// <summary>How many of the timer's shortest real sleeps the queue should hold when a transfer resumes.</summary>
     private const double SleepsQueued = 1.5;
 
-    /// <summary>How many of the sender's measured absences the queue should hold when the low event fires.</summary>
-    private const double ResumesQueued = 2;
+    /// <summary>
+    /// How many of the sender's slowest recent absences the queue should hold when the low event fires: the
+    /// absence itself, and half again for the drain rate's error and an absence a little longer than the last.
+    /// </summary>
+    private const double ResumeMargin = 1.5;
 
     /// <summary>
-    /// How fast the measured absence follows a slower resume (quickly: the link is idling now) and a faster
-    /// one (slowly: one quick wake-up does not mean the machine has quietened).
+    /// How fast a slow way back is forgotten once the sender comes back quickly again: the slowest absence the
+    /// queue is sized for halves every this many seconds. Long enough to span the gaps between a busy machine's
+    /// stalls (a descheduled thread, a garbage collection), so the second stall finds the queue already deep;
+    /// short enough that a quiet machine is back at the requested thresholds within seconds.
     /// </summary>
-    private const double ResumeRising = 0.125;
-    private const double ResumeFalling = 0.0625;
+    internal const double SlowResumeHalfLifeSeconds = 1;
 
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
     internal const long MaximumGrowth = 16;
@@ -36,11 +40,13 @@ internal sealed class DrainRateEstimator
     private long _lastTimestamp;
     private long _sentSinceLast;
     private long _lastEventAt;
+    private long _lastEventThreshold;
     private long _sentSinceEvent;
     private double _bytesPerSecond;
     private int _fruitlessWaits;
     private double _oversleepSeconds;
-    private double _resumeSeconds;
+    private double _slowResumeSeconds;
+    private long _slowResumeAt;
     private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
@@ -58,7 +64,13 @@ internal sealed class DrainRateEstimator
             _bytesPerSecond = 0;
             _fruitlessWaits = 0;
             _oversleepSeconds = 0;
-            _resumeSeconds = 0;
+            _slowResumeSeconds = 0;
+            _slowResumeAt = 0;
+        }
+        else
+        {
+            // The machine may have quietened while no transfer ran.
+            ForgetSlowResumes(time.GetTimestamp(), time);
         }
 
         _lastAmount = -1;
@@ -78,28 +90,38 @@ internal sealed class DrainRateEstimator
     }
 
     /// <summary>
-    /// Records a low event that ended a wait. The queue stood at the low threshold at the previous such event
-    /// and stands there again, so everything sent in between has drained in between: the rate over a whole
-    /// cycle, which a link that drains in bursts cannot inflate the way one burst between two readings would.
+    /// Records a low event that ended a wait. The queue stood at the low threshold then in force at the previous
+    /// such event and stands at <paramref name="lowThreshold"/> now, so what drained in between is everything sent
+    /// in between plus the difference of the two: the rate over a whole cycle, which a link that drains in bursts
+    /// cannot inflate the way one burst between two readings would. The difference matters: when the threshold
+    /// moves (a raise, its decay), counting only the bytes sent would take the sender's refill for the link's
+    /// drain, and the rate, the raise built on it and the next threshold would feed on one another.
     /// </summary>
-    public void OnLowEvent(long eventAt, TimeProvider time)
+    public void OnLowEvent(long eventAt, long lowThreshold, TimeProvider time)
     {
-        if (_lastEventAt != 0 && _sentSinceEvent > 0 && time.GetElapsedTime(_lastEventAt, eventAt).TotalSeconds is var seconds and > 0)
+        if (_lastEventAt != 0
+            && _sentSinceEvent + _lastEventThreshold - lowThreshold is var drained and > 0
+            && time.GetElapsedTime(_lastEventAt, eventAt).TotalSeconds is var seconds and > 0)
         {
-            var rate = _sentSinceEvent / seconds;
+            var rate = drained / seconds;
             _bytesPerSecond = _bytesPerSecond <= 0 ? rate : (Smoothing * rate) + ((1 - Smoothing) * _bytesPerSecond);
         }
 
         _lastEventAt = eventAt;
+        _lastEventThreshold = lowThreshold;
         _sentSinceEvent = 0;
     }
 
-    /// <summary>Records how long the sender was away: from the low event to its next <c>Send</c>.</summary>
+    /// <summary>
+    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and keeps the slowest
+    /// such absence of the last few seconds. The slowest, not the average: the link idles only on the slow
+    /// wake-ups (a thread-pool thread that was descheduled, a collection), and an average of many fast ones
+    /// would never cover them.
+    /// </summary>
     public void OnResumed(long eventAt, long sentAt, TimeProvider time)
     {
-        var away = Math.Max(0, time.GetElapsedTime(eventAt, sentAt).TotalSeconds);
-        var weight = away > _resumeSeconds ? ResumeRising : ResumeFalling;
-        _resumeSeconds = (weight * away) + ((1 - weight) * _resumeSeconds);
+        ForgetSlowResumes(sentAt, time);
+        _slowResumeSeconds = Math.Max(_slowResumeSeconds, time.GetElapsedTime(eventAt, sentAt).TotalSeconds);
     }
 
     /// <summary>
@@ -107,9 +129,9 @@ internal sealed class DrainRateEstimator
     /// the queue fell to the low threshold. Without a low event nobody looks at the queue while the sender
     /// sleeps, and a queue that empties in less than one sleep leaves the link idle for the rest of it: the
     /// raised threshold holds <see cref="SleepsQueued"/> of the shortest sleeps the timer really delivers. With
-    /// the event, the queue left when it fires must outlast the sender's way back (<see cref="ResumesQueued"/> of
-    /// the measured absences); on a quiet machine that is microseconds, and nothing is raised. Either way the
-    /// raised low threshold is at most <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>, falls
+    /// the event, the queue left when it fires must outlast the sender's way back: the slowest absence of the last
+    /// few seconds, times <see cref="ResumeMargin"/>. On a quiet machine that is microseconds, and nothing is
+    /// raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>, falls
     /// back as the measurements do, and is 0 while no rate is known.
     /// </summary>
     public long ThresholdRaise(long lowThreshold, long highWatermark, bool lowEvent)
@@ -120,7 +142,7 @@ internal sealed class DrainRateEstimator
         }
 
         var away = lowEvent
-            ? _resumeSeconds * ResumesQueued
+            ? _slowResumeSeconds * ResumeMargin
             : (BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds) * SleepsQueued;
         var wanted = _bytesPerSecond * away;
         if (wanted <= lowThreshold)
@@ -131,6 +153,17 @@ internal sealed class DrainRateEstimator
         var limit = lowThreshold > long.MaxValue / MaximumGrowth ? lowThreshold : lowThreshold * MaximumGrowth;
         var raise = wanted >= limit ? limit - lowThreshold : (long)wanted - lowThreshold;
         return Math.Min(raise, long.MaxValue - highWatermark);
+    }
+
+    /// <summary>Lets the slowest absence decay by the time since it was last brought up to date (<see cref="SlowResumeHalfLifeSeconds"/>).</summary>
+    private void ForgetSlowResumes(long now, TimeProvider time)
+    {
+        if (_slowResumeAt != 0 && _slowResumeSeconds > 0 && time.GetElapsedTime(_slowResumeAt, now).TotalSeconds is var seconds and > 0)
+        {
+            _slowResumeSeconds *= Math.Pow(0.5, seconds / SlowResumeHalfLifeSeconds);
+        }
+
+        _slowResumeAt = now == 0 ? 1 : now;
     }
 
     /// <summary>Records bytes handed to the channel.</summary>

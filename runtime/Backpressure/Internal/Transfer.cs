@@ -428,7 +428,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
                 // Woken by the low event: it closes a drain cycle (the rate), and opens the way back to Send (the absence).
                 if (Volatile.Read(ref _lowEventAt) is var eventAt and not 0)
                 {
-                    _coordinator.DrainRate.OnLowEvent(eventAt, _time);
+                    _coordinator.DrainRate.OnLowEvent(eventAt, lowThreshold, _time);
                     _resumingSince = eventAt;
                 }
 
