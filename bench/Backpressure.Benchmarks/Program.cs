@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Backpressure;
 
 #if DEBUG
-Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|queue-polling|analyzer-cost|cli-cost [sites n,n,...|sparse files sites]>");
+Console.Error.WriteLine("Run benchmarks in Release: dotnet run -c Release --project bench/Backpressure.Benchmarks -- <all|watermark|alloc|strategies|transports|micro|latency|stalls|queue-polling|analyzer-cost|cli-cost [sites n,n,...|sparse files sites]>");
 return 2;
 #else
 switch (args.FirstOrDefault())
@@ -56,13 +56,16 @@ switch (args.FirstOrDefault())
     case "queue-polling":
         await QueuePolling.RunAsync();
         return 0;
+    case "stalls":
+        MachineStalls.Run(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10);
+        return 0;
     case "strategies":
         await StrategyComparison.RunAsync(
             args.Length > 1 ? args[1] : "docs/benchmarks-throughput.svg",
             args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1);
         return 0;
     default:
-        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg] [runs]|transports|micro [BenchmarkDotNet args]|latency [events]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]|cli-cost sparse [files] [sites] [runs]>");
+        Console.Error.WriteLine("usage: Backpressure.Benchmarks <all [chart.svg]|watermark|alloc|strategies [chart.svg] [runs]|transports|micro [BenchmarkDotNet args]|latency [events]|stalls [seconds]|queue-polling|analyzer-cost [files] [transport every n]|analyzer-cost versus <other Backpressure.Analyzers.dll> [files] [transport every n] [pairs]|cli-cost [projects] [files per project] [runs]|cli-cost sites [n,n,...] [runs]|cli-cost sparse [files] [sites] [runs]>");
         return 2;
 }
 #endif
@@ -76,6 +79,11 @@ internal static class EndToEnd
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         (string Command, Func<Task> Run)[] sections =
         [
+            ("stalls 5", () =>
+            {
+                MachineStalls.Run(5); // first: how far this machine's own stalls explain the figures that follow
+                return Task.CompletedTask;
+            }),
             ($"strategies {chartPath}", () => StrategyComparison.RunAsync(chartPath)),
             ("watermark", WatermarkSweep.RunAsync),
             ("alloc", AllocationProbe.RunAsync),
