@@ -31,7 +31,7 @@ internal sealed class DrainRateEstimator
     /// stalls (a descheduled thread, a garbage collection), so the second stall finds the queue already deep;
     /// short enough that a quiet machine is back at the requested thresholds within seconds.
     /// </summary>
-    internal const double SlowResumeHalfLifeSeconds = 1;
+    private const double SlowResumeHalfLifeSeconds = 1;
 
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
     internal const long MaximumGrowth = 16;
@@ -131,8 +131,8 @@ internal sealed class DrainRateEstimator
     /// raised threshold holds <see cref="SleepsQueued"/> of the shortest sleeps the timer really delivers. With
     /// the event, the queue left when it fires must outlast the sender's way back: the slowest absence of the last
     /// few seconds, times <see cref="ResumeMargin"/>. On a quiet machine that is microseconds, and nothing is
-    /// raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>, falls
-    /// back as the measurements do, and is 0 while no rate is known.
+    /// raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times
+    /// <paramref name="lowThreshold"/>, falls back as the measurements do, and is 0 while no rate is known.
     /// </summary>
     public long ThresholdRaise(long lowThreshold, long highWatermark, bool lowEvent)
     {
@@ -155,7 +155,10 @@ internal sealed class DrainRateEstimator
         return Math.Min(raise, long.MaxValue - highWatermark);
     }
 
-    /// <summary>Lets the slowest absence decay by the time since it was last brought up to date (<see cref="SlowResumeHalfLifeSeconds"/>).</summary>
+    /// <summary>
+    /// Lets the slowest absence decay by the time since it was last brought up to date (halving every
+    /// <see cref="SlowResumeHalfLifeSeconds"/>), and notes <paramref name="now"/> as that time.
+    /// </summary>
     private void ForgetSlowResumes(long now, TimeProvider time)
     {
         if (_slowResumeAt != 0 && _slowResumeSeconds > 0 && time.GetElapsedTime(_slowResumeAt, now).TotalSeconds is var seconds and > 0)
