@@ -97,6 +97,29 @@ public sealed class AdaptiveThresholdTests
     }
 
     [Fact]
+    public void Estimator_OnANewChannel_StartsFromTheSlowWayBackAnotherChannelOnTheClockMeasured()
+    {
+        var time = new FakeTimeProvider();
+        var first = new DrainRateEstimator();
+        first.BeginTransfer(time);
+        Cycle(first, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 10);
+
+        // A second channel on the same clock comes back fast every time: once it knows its rate, it is sized for the
+        // 3 ms the first one measured (decayed by the 30 ms its own cycles took).
+        var second = new DrainRateEstimator();
+        second.BeginTransfer(time);
+        Cycle(second, time, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 10);
+        Assert.InRange(Low + second.ThresholdRaise(Low, 2 * Low, lowEvent: true), 4400, 4500);
+
+        // A channel on another clock has measured nothing of its own.
+        var otherTime = new FakeTimeProvider();
+        var third = new DrainRateEstimator();
+        third.BeginTransfer(otherTime);
+        Cycle(third, otherTime, sent: 3000, cycle: Ms(3), away: TimeSpan.Zero, times: 10);
+        Assert.Equal(0, third.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+    }
+
+    [Fact]
     public void Estimator_StartsATransferAfterAQuietSpell_AtTheRequestedThreshold()
     {
         var time = new FakeTimeProvider();

@@ -25,14 +25,6 @@ internal sealed class DrainRateEstimator
     /// </summary>
     private const double ResumeMargin = 1.5;
 
-    /// <summary>
-    /// How fast a slow way back is forgotten once the sender comes back quickly again: the slowest absence the
-    /// queue is sized for halves every this many seconds. Long enough to span the gaps between a busy machine's
-    /// stalls (a descheduled thread, a garbage collection), so the second stall finds the queue already deep;
-    /// short enough that a quiet machine is back at the requested thresholds within seconds.
-    /// </summary>
-    private const double SlowResumeHalfLifeSeconds = 1;
-
     /// <summary>The most a raised low threshold may be, as a multiple of the requested one.</summary>
     internal const long MaximumGrowth = 16;
 
@@ -45,8 +37,8 @@ internal sealed class DrainRateEstimator
     private double _bytesPerSecond;
     private int _fruitlessWaits;
     private double _oversleepSeconds;
+    private WakeLatency? _wakeLatency;
     private double _slowResumeSeconds;
-    private long _slowResumeAt;
     private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
@@ -54,7 +46,8 @@ internal sealed class DrainRateEstimator
 
     /// <summary>
     /// Starts a transfer's observations: the last sample is forgotten so the idle time before this
-    /// transfer does not count as slow draining, and a different clock discards the old rate.
+    /// transfer does not count as slow draining, a different clock discards the old rate, and the slowest recent
+    /// way back is taken from what every channel on the clock has measured.
     /// </summary>
     public void BeginTransfer(TimeProvider time)
     {
@@ -64,14 +57,11 @@ internal sealed class DrainRateEstimator
             _bytesPerSecond = 0;
             _fruitlessWaits = 0;
             _oversleepSeconds = 0;
-            _slowResumeSeconds = 0;
-            _slowResumeAt = 0;
+            _wakeLatency = WakeLatency.For(time);
         }
-        else
-        {
-            // The machine may have quietened while no transfer ran.
-            ForgetSlowResumes(time.GetTimestamp(), time);
-        }
+
+        // What every channel on this clock has measured, decayed to now: the machine may have quietened meanwhile.
+        _slowResumeSeconds = _wakeLatency!.Slowest(time.GetTimestamp(), time);
 
         _lastAmount = -1;
         _sentSinceLast = 0;
@@ -113,16 +103,13 @@ internal sealed class DrainRateEstimator
     }
 
     /// <summary>
-    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and keeps the slowest
-    /// such absence of the last few seconds. The slowest, not the average: the link idles only on the slow
-    /// wake-ups (a thread-pool thread that was descheduled, a collection), and an average of many fast ones
-    /// would never cover them.
+    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and takes up the slowest
+    /// such absence of the last few seconds on any channel with this clock (<see cref="WakeLatency"/>). The slowest,
+    /// not the average: the link idles only on the slow wake-ups (a thread-pool thread that was descheduled, a
+    /// collection), and an average of many fast ones would never cover them.
     /// </summary>
-    public void OnResumed(long eventAt, long sentAt, TimeProvider time)
-    {
-        ForgetSlowResumes(sentAt, time);
-        _slowResumeSeconds = Math.Max(_slowResumeSeconds, time.GetElapsedTime(eventAt, sentAt).TotalSeconds);
-    }
+    public void OnResumed(long eventAt, long sentAt, TimeProvider time) =>
+        _slowResumeSeconds = _wakeLatency!.Record(time.GetElapsedTime(eventAt, sentAt).TotalSeconds, sentAt, time);
 
     /// <summary>
     /// How far a transfer should raise its thresholds so the link does not idle while the sender is away after
@@ -153,20 +140,6 @@ internal sealed class DrainRateEstimator
         var limit = lowThreshold > long.MaxValue / MaximumGrowth ? lowThreshold : lowThreshold * MaximumGrowth;
         var raise = wanted >= limit ? limit - lowThreshold : (long)wanted - lowThreshold;
         return Math.Min(raise, long.MaxValue - highWatermark);
-    }
-
-    /// <summary>
-    /// Lets the slowest absence decay by the time since it was last brought up to date (halving every
-    /// <see cref="SlowResumeHalfLifeSeconds"/>), and notes <paramref name="now"/> as that time.
-    /// </summary>
-    private void ForgetSlowResumes(long now, TimeProvider time)
-    {
-        if (_slowResumeAt != 0 && _slowResumeSeconds > 0 && time.GetElapsedTime(_slowResumeAt, now).TotalSeconds is var seconds and > 0)
-        {
-            _slowResumeSeconds *= Math.Pow(0.5, seconds / SlowResumeHalfLifeSeconds);
-        }
-
-        _slowResumeAt = now == 0 ? 1 : now;
     }
 
     /// <summary>Records bytes handed to the channel.</summary>
