@@ -54,8 +54,7 @@ public sealed class ReanalysisTests
 
         // A new error in a method body of one file; the other file keeps its old warning (CS0219).
         var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("return 1;", "return \"one\";"));
-        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
-        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+        var (scoped, whole) = await RecheckAsync(solution, after, before);
 
         Assert.Contains(scoped[library].Errors, d => d.Id == "CS0029");
         Assert.Contains(scoped[library].Warnings, d => d.Id == "CS0219");
@@ -72,8 +71,7 @@ public sealed class ReanalysisTests
         var before = await Analysis.AnalyzeAsync(solution, Rule.All, withCompiler: true, CancellationToken.None);
 
         var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("public int Count()", "public long Count()"));
-        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
-        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+        var (scoped, whole) = await RecheckAsync(solution, after, before);
 
         Assert.Contains(scoped[app].Errors, d => d.Id == "CS0266");
         AssertSame(whole, scoped);
@@ -93,8 +91,7 @@ public sealed class ReanalysisTests
 
         var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("public int Count()", "public long Count()"));
         after = Edit(after, app, "App/Changed.cs", "namespace App; public class Changed { public int M() => 2; }");
-        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
-        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+        var (scoped, whole) = await RecheckAsync(solution, after, before);
 
         Assert.Contains(scoped[app].Errors, d => d.Id == "CS0266");
         AssertSame(whole, scoped);
@@ -111,8 +108,7 @@ public sealed class ReanalysisTests
         var before = await Analysis.AnalyzeAsync(solution, Rule.All, withCompiler: true, CancellationToken.None);
 
         var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("public int Count()", "public string Drain() => \"\";\n\n    public int Count()"));
-        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
-        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+        var (scoped, whole) = await RecheckAsync(solution, after, before);
 
         Assert.Contains(scoped[library].Errors, d => d.Id == "CS0029" && d.Location.SourceTree!.FilePath.EndsWith("Other.cs", StringComparison.Ordinal));
         AssertSame(whole, scoped);
@@ -135,8 +131,7 @@ public sealed class ReanalysisTests
         Assert.Empty(before[app].Errors);
 
         var after = Edit(solution, library, "Lib/Channel.cs", Library.Replace("return 1;", $"return 1; {KindGenerator.StringMarker}"));
-        var scoped = await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None);
-        var whole = await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None);
+        var (scoped, whole) = await RecheckAsync(solution, after, before);
 
         Assert.Contains(scoped[app].Errors, d => d.Id == "CS0029");
         AssertSame(whole, scoped);
@@ -161,6 +156,12 @@ public sealed class ReanalysisTests
         static SyntaxTree Parse(string usings, string members) => CSharpSyntaxTree.ParseText(
             $"{usings}namespace Other {{ public class Stream {{ }} }}\nnamespace N {{ public class C {{ {members} }} }}", path: "C.cs");
     }
+
+    /// <summary>The scoped re-check of <paramref name="after"/>, and a whole analysis of it to hold it against.</summary>
+    private static async Task<(ImmutableDictionary<ProjectId, ProjectAnalysis> Scoped, ImmutableDictionary<ProjectId, ProjectAnalysis> Whole)> RecheckAsync(
+        Solution solution, Solution after, ImmutableDictionary<ProjectId, ProjectAnalysis> before) =>
+        (await Reanalysis.AnalyzeAsync(solution, after, before, Rule.All, CancellationToken.None),
+         await Analysis.AnalyzeAsync(after, Rule.All, withCompiler: true, CancellationToken.None));
 
     private static void AssertSame(ImmutableDictionary<ProjectId, ProjectAnalysis> expected, ImmutableDictionary<ProjectId, ProjectAnalysis> actual)
     {

@@ -23,9 +23,7 @@ public sealed class AdaptiveThresholdTests
     [Fact]
     public void Estimator_RaisesNothing_UntilItHasARate_OrWhenTheWayBackIsShort()
     {
-        var time = new FakeTimeProvider();
-        var estimator = new DrainRateEstimator();
-        estimator.BeginTransfer(time);
+        var (time, estimator) = Started();
         Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
 
         // 1,000,000 B/s, and back at Send 100 µs after each event: the 1,000 bytes at the event last 1 ms.
@@ -36,9 +34,7 @@ public sealed class AdaptiveThresholdTests
     [Fact]
     public void Estimator_RaisesTheThreshold_ToHoldTheSlowestWayBack_CappedAtSixteenTimesTheLowThreshold()
     {
-        var time = new FakeTimeProvider();
-        var estimator = new DrainRateEstimator();
-        estimator.BeginTransfer(time);
+        var (time, estimator) = Started();
 
         // 1,000,000 B/s; back 100 µs after the event 39 times, then once after 3 ms. The slowest way back counts,
         // not the average (175 µs): the queue at the event is sized for 3 ms and half again, 4,500 bytes.
@@ -59,9 +55,7 @@ public sealed class AdaptiveThresholdTests
     [Fact]
     public void Estimator_CountsOnlyWhatDrained_WhenTheThresholdMovedBetweenTwoEvents()
     {
-        var time = new FakeTimeProvider();
-        var estimator = new DrainRateEstimator();
-        estimator.BeginTransfer(time);
+        var (time, estimator) = Started();
 
         // At the first event the queue stands at 1,000; the sender refills it for a threshold raised to 5,000 and
         // 3,000 bytes more; 3 ms later it is back at 5,000. 3,000 bytes drained, not the 7,000 sent: 1,000,000 B/s.
@@ -81,9 +75,7 @@ public sealed class AdaptiveThresholdTests
     [Fact]
     public void Estimator_ForgetsASlowWayBack_HalfEverySecond_OnceTheWayBackIsFast()
     {
-        var time = new FakeTimeProvider();
-        var estimator = new DrainRateEstimator();
-        estimator.BeginTransfer(time);
+        var (time, estimator) = Started();
         Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 10);
         Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 4490, 4500);
 
@@ -122,9 +114,7 @@ public sealed class AdaptiveThresholdTests
     [Fact]
     public void Estimator_StartsATransferAfterAQuietSpell_AtTheRequestedThreshold()
     {
-        var time = new FakeTimeProvider();
-        var estimator = new DrainRateEstimator();
-        estimator.BeginTransfer(time);
+        var (time, estimator) = Started();
         Cycle(estimator, time, sent: 3000, cycle: TimeSpan.Zero, away: Ms(3), times: 10);
 
         // The next transfer on the channel, half a second later: still raised, by less.
@@ -230,6 +220,15 @@ public sealed class AdaptiveThresholdTests
         await Eventually(() => channel.BufferedAmountLowThreshold == DefaultLow, "the wait sets the threshold it was given");
         channel.Drain(4 * DefaultLow);
         await wait.AsTask().Within();
+    }
+
+    /// <summary>An estimator whose first transfer has begun, on a fake clock of its own.</summary>
+    private static (FakeTimeProvider Time, DrainRateEstimator Estimator) Started()
+    {
+        var time = new FakeTimeProvider();
+        var estimator = new DrainRateEstimator();
+        estimator.BeginTransfer(time);
+        return (time, estimator);
     }
 
     /// <summary>Closes <paramref name="times"/> drain cycles of the estimator: the event, then the way back, then the sends.</summary>
