@@ -8,7 +8,7 @@ namespace Backpressure.Runtime.Tests;
 /// <summary>
 /// With the low event and the default options, a whole-payload send raises its thresholds when it measures that it
 /// came back from the event more slowly than the queue left at the event lasts (the slowest recent way back, not the
-/// average), caps the raise, forgets it by half every second once it comes back fast, and never moves a threshold
+/// average), leaves them alone while the queue covers the way back, caps the raise, forgets it by half every second once it comes back fast, and never moves a threshold
 /// the caller gave. Deterministic: a fake clock, and a
 /// channel the test drains by hand. The estimator's own tests use small numbers; the sends use the defaults.
 /// </summary>
@@ -50,6 +50,33 @@ public sealed class AdaptiveThresholdTests
         // The no-event path keeps its own measure, the timer's shortest sleep (1 ms, 1.5 of them queued): the
         // event path's absences do not raise it.
         Assert.InRange(estimator.ThresholdRaise(Low, 2 * Low, lowEvent: false), 499, 500);
+    }
+
+    [Fact]
+    public void Estimator_BeginsTheRaise_OnlyOnceAWayBackOutlastedTheQueue_AndKeepsTheMarginUntilItFits()
+    {
+        var (time, estimator) = Started();
+
+        // 1,000,000 B/s: the 1,000 bytes at the event last 1 ms. Back after 0.8 ms: covered, if only just, so nothing
+        // is raised, though half again of 0.8 ms (1,200 bytes) would not fit.
+        Cycle(estimator, time, sent: 1000, cycle: Ms(0.2), away: Ms(0.8), times: 20);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+
+        // Back after 2 ms once: the link idled. Sized for 2 ms and half again.
+        Cycle(estimator, time, sent: 1000, cycle: TimeSpan.Zero, away: Ms(2), times: 1);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 2990, 3000);
+
+        // 1.5 s of 1 ms cycles later the slowest counts as 0.71 ms, which the queue would cover; but the raise has
+        // begun, and with its margin (1,060 bytes) it still does not fit: it stays.
+        Cycle(estimator, time, sent: 1000, cycle: Ms(1), away: TimeSpan.Zero, times: 1500);
+        Assert.InRange(Low + estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), 1050, 1070);
+
+        // Once it fits under the requested threshold with its margin, a covered wake-up raises nothing again.
+        Cycle(estimator, time, sent: 1000, cycle: Ms(1), away: TimeSpan.Zero, times: 1000);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+        time.Advance(TimeSpan.FromSeconds(10));
+        Cycle(estimator, time, sent: 1000, cycle: Ms(0.2), away: Ms(0.8), times: 5);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
     }
 
     [Fact]
@@ -164,6 +191,23 @@ public sealed class AdaptiveThresholdTests
             stop.Cancel();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
         }
+    }
+
+    [Fact]
+    public async Task AWayBackTheQueueCovers_LeavesTheDefaultThresholdsAlone()
+    {
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(256 << 20), new BackpressureOptions(timeProvider: time), cancellationToken: stop.Token);
+
+        // The 64 KiB at the event last 1 ms; the sender is back after 0.8 ms every time: the link never idles.
+        var result = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 30, away: Ms(0.8));
+        Assert.Equal(DefaultLow, result.HighestThreshold);
+        Assert.InRange(channel.PeakBuffered, (2 * DefaultLow) + 1, (2 * DefaultLow) + Chunk);
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
     }
 
     [Fact]

@@ -39,6 +39,7 @@ internal sealed class DrainRateEstimator
     private double _oversleepSeconds;
     private WakeLatency? _wakeLatency;
     private double _slowResumeSeconds;
+    private bool _raisedForWayBack;
     private TimeProvider? _time;
 
     /// <summary>Gets the current estimate, in bytes per second (0 while nothing has been measured).</summary>
@@ -57,6 +58,7 @@ internal sealed class DrainRateEstimator
             _bytesPerSecond = 0;
             _fruitlessWaits = 0;
             _oversleepSeconds = 0;
+            _raisedForWayBack = false;
             _wakeLatency = WakeLatency.For(time);
         }
 
@@ -117,8 +119,12 @@ internal sealed class DrainRateEstimator
     /// sleeps, and a queue that empties in less than one sleep leaves the link idle for the rest of it: the
     /// raised threshold holds <see cref="SleepsQueued"/> of the shortest sleeps the timer really delivers. With
     /// the event, the queue left when it fires must outlast the sender's way back: the slowest absence of the last
-    /// few seconds, times <see cref="ResumeMargin"/>. On a quiet machine that is microseconds, and nothing is
-    /// raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times
+    /// few seconds, times <see cref="ResumeMargin"/>. That raise begins only once an absence has outlasted the
+    /// queue <paramref name="lowThreshold"/> leaves, margin aside (the link idled, or all but did); from then on it
+    /// keeps the margin until the decayed absence, margin included, fits under the requested threshold again. A
+    /// wake-up the queue covered, if only just, is not a reason to queue more: at 100 Mbit/s the 64 KiB at the event
+    /// last 5 ms, and a 4 ms wake-up changes nothing there. On a quiet machine the way back is microseconds, and
+    /// nothing is raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times
     /// <paramref name="lowThreshold"/>, falls back as the measurements do, and is 0 while no rate is known.
     /// </summary>
     public long ThresholdRaise(long lowThreshold, long highWatermark, bool lowEvent)
@@ -128,10 +134,18 @@ internal sealed class DrainRateEstimator
             return 0;
         }
 
-        var away = lowEvent
-            ? _slowResumeSeconds * ResumeMargin
-            : (BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds) * SleepsQueued;
-        var wanted = _bytesPerSecond * away;
+        double wanted;
+        if (lowEvent)
+        {
+            var awayCovered = _bytesPerSecond * _slowResumeSeconds;
+            _raisedForWayBack = awayCovered * (_raisedForWayBack ? ResumeMargin : 1) > lowThreshold;
+            wanted = _raisedForWayBack ? awayCovered * ResumeMargin : 0;
+        }
+        else
+        {
+            wanted = _bytesPerSecond * (BackpressureOptions.FallbackMinimumDelay.TotalSeconds + _oversleepSeconds) * SleepsQueued;
+        }
+
         if (wanted <= lowThreshold)
         {
             return 0;
