@@ -8,9 +8,9 @@ namespace Backpressure.Runtime.Tests;
 /// <summary>
 /// With the low event and the default options, a whole-payload send raises its thresholds when it measures that it
 /// came back from the event more slowly than the queue left at the event lasts (the slowest recent way back, not the
-/// average), leaves them alone while the queue covers the way back, caps the raise, forgets it by half every second once it comes back fast, and never moves a threshold
-/// the caller gave. Deterministic: a fake clock, and a
-/// channel the test drains by hand. The estimator's own tests use small numbers; the sends use the defaults.
+/// average), leaves them alone while the queue covers the way back, caps the raise, forgets it by half every second
+/// once it comes back fast, and never moves a threshold the caller gave. Deterministic: a fake clock, and a channel
+/// the test drains by hand. The estimator's own tests use small numbers; the sends use the defaults.
 /// </summary>
 public sealed class AdaptiveThresholdTests
 {

@@ -137,9 +137,9 @@ internal sealed class DrainRateEstimator
         double wanted;
         if (lowEvent)
         {
-            var awayCovered = _bytesPerSecond * _slowResumeSeconds;
-            _raisedForWayBack = awayCovered * (_raisedForWayBack ? ResumeMargin : 1) > lowThreshold;
-            wanted = _raisedForWayBack ? awayCovered * ResumeMargin : 0;
+            var drainedWhileAway = _bytesPerSecond * _slowResumeSeconds;
+            _raisedForWayBack = drainedWhileAway * (_raisedForWayBack ? ResumeMargin : 1) > lowThreshold;
+            wanted = _raisedForWayBack ? drainedWhileAway * ResumeMargin : 0;
         }
         else
         {
