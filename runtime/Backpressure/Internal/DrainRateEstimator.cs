@@ -38,7 +38,7 @@ internal sealed class DrainRateEstimator
     private int _fruitlessWaits;
     private double _oversleepSeconds;
     private WakeLatency? _wakeLatency;
-    private double _slowResumeSeconds;
+    private SlowWaysBack _slowResumes;
     private bool _raisedForWayBack;
     private TimeProvider? _time;
 
@@ -48,7 +48,7 @@ internal sealed class DrainRateEstimator
     /// <summary>
     /// Starts a transfer's observations: the last sample is forgotten so the idle time before this
     /// transfer does not count as slow draining, a different clock discards the old rate, and the slowest recent
-    /// way back is taken from what every channel on the clock has measured.
+    /// ways back are taken from what every channel on the clock has measured.
     /// </summary>
     public void BeginTransfer(TimeProvider time)
     {
@@ -63,7 +63,7 @@ internal sealed class DrainRateEstimator
         }
 
         // What every channel on this clock has measured, decayed to now: the machine may have quietened meanwhile.
-        _slowResumeSeconds = _wakeLatency!.Slowest(time.GetTimestamp(), time);
+        _slowResumes = _wakeLatency!.Read(time.GetTimestamp(), time);
 
         _lastAmount = -1;
         _sentSinceLast = 0;
@@ -105,13 +105,13 @@ internal sealed class DrainRateEstimator
     }
 
     /// <summary>
-    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and takes up the slowest
-    /// such absence of the last few seconds on any channel with this clock (<see cref="WakeLatency"/>). The slowest,
+    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and takes up the two slowest
+    /// such absences of the last few seconds on any channel with this clock (<see cref="WakeLatency"/>). The slowest,
     /// not the average: the link idles only on the slow wake-ups (a thread-pool thread that was descheduled, a
     /// collection), and an average of many fast ones would never cover them.
     /// </summary>
     public void OnResumed(long eventAt, long sentAt, TimeProvider time) =>
-        _slowResumeSeconds = _wakeLatency!.Record(time.GetElapsedTime(eventAt, sentAt).TotalSeconds, sentAt, time);
+        _slowResumes = _wakeLatency!.Record(time.GetElapsedTime(eventAt, sentAt).TotalSeconds, sentAt, time);
 
     /// <summary>
     /// How far a transfer should raise its thresholds so the link does not idle while the sender is away after
@@ -119,11 +119,13 @@ internal sealed class DrainRateEstimator
     /// sleeps, and a queue that empties in less than one sleep leaves the link idle for the rest of it: the
     /// raised threshold holds <see cref="SleepsQueued"/> of the shortest sleeps the timer really delivers. With
     /// the event, the queue left when it fires must outlast the sender's way back: the slowest absence of the last
-    /// few seconds, times <see cref="ResumeMargin"/>. That raise begins only once an absence has outlasted the
-    /// queue <paramref name="lowThreshold"/> leaves, margin aside (the link idled, or all but did); from then on it
-    /// keeps the margin until the decayed absence, margin included, fits under the requested threshold again. A
-    /// wake-up the queue covered, if only just, is not a reason to queue more: at 100 Mbit/s the 64 KiB at the event
-    /// last 5 ms, and a 4 ms wake-up changes nothing there. On a quiet machine the way back is microseconds, and
+    /// few seconds, times <see cref="ResumeMargin"/>. That raise begins only once two absences of the last few seconds
+    /// have outlasted the queue <paramref name="lowThreshold"/> leaves, margin aside (the link idled, or all but did,
+    /// twice); from then on it keeps the margin until the decayed slowest absence, margin included, fits under the
+    /// requested threshold again. A wake-up the queue covered, if only just, is no reason to queue more (at 100 Mbit/s
+    /// the 64 KiB at the event last 5 ms, and a 4 ms wake-up changes nothing there), and neither is one accident: a
+    /// raise pays off only if the next slow wake-up comes while it lasts, which where wake-ups outlast the queue
+    /// often (1 Gbit/s and up on a busy machine) the second one shows. On a quiet machine the way back is microseconds, and
     /// nothing is raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times
     /// <paramref name="lowThreshold"/>, falls back as the measurements do, and is 0 while no rate is known.
     /// </summary>
@@ -137,8 +139,11 @@ internal sealed class DrainRateEstimator
         double wanted;
         if (lowEvent)
         {
-            var drainedWhileAway = _bytesPerSecond * _slowResumeSeconds;
-            _raisedForWayBack = drainedWhileAway * (_raisedForWayBack ? ResumeMargin : 1) > lowThreshold;
+            // Begun once the second slowest outlasted the queue too; kept, and sized, by the slowest and its margin.
+            var drainedWhileAway = _bytesPerSecond * _slowResumes.Slowest;
+            _raisedForWayBack = _raisedForWayBack
+                ? drainedWhileAway * ResumeMargin > lowThreshold
+                : _bytesPerSecond * _slowResumes.SecondSlowest > lowThreshold;
             wanted = _raisedForWayBack ? drainedWhileAway * ResumeMargin : 0;
         }
         else

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace Backpressure.Internal;
 
 /// <summary>
-/// The slowest recent way back from a low event to the next <c>Send</c>, shared by every channel that uses the same
+/// The two slowest recent ways back from a low event to the next <c>Send</c>, shared by every channel that uses the same
 /// clock. How long a woken sender takes to run again is a property of the process and its machine (the thread pool,
 /// the scheduler, a collection), not of one channel: a channel opened now starts with what the others measured,
 /// instead of leaving the link idle on its own first slow wake-up. Keyed by clock, so a test's fake clock has its own.
@@ -24,29 +24,39 @@ internal sealed class WakeLatency
 
     private readonly object _gate = new();
     private double _slowestSeconds;
+    private double _secondSeconds;
     private long _updatedAt;
 
     /// <summary>Gets the shared measure for <paramref name="time"/>.</summary>
     public static WakeLatency For(TimeProvider time) => s_byClock.GetValue(time, static _ => new WakeLatency());
 
-    /// <summary>Records one way back of <paramref name="seconds"/> ending at <paramref name="now"/>; returns the slowest recent one.</summary>
-    public double Record(double seconds, long now, TimeProvider time)
+    /// <summary>Records one way back of <paramref name="seconds"/> ending at <paramref name="now"/>; returns the two slowest recent ones.</summary>
+    public SlowWaysBack Record(double seconds, long now, TimeProvider time)
     {
         lock (_gate)
         {
             Decay(now, time);
-            _slowestSeconds = Math.Max(_slowestSeconds, seconds);
-            return _slowestSeconds;
+            if (seconds > _slowestSeconds)
+            {
+                _secondSeconds = _slowestSeconds;
+                _slowestSeconds = seconds;
+            }
+            else if (seconds > _secondSeconds)
+            {
+                _secondSeconds = seconds;
+            }
+
+            return new SlowWaysBack(_slowestSeconds, _secondSeconds);
         }
     }
 
-    /// <summary>The slowest recent way back as of <paramref name="now"/>.</summary>
-    public double Slowest(long now, TimeProvider time)
+    /// <summary>The two slowest recent ways back as of <paramref name="now"/>.</summary>
+    public SlowWaysBack Read(long now, TimeProvider time)
     {
         lock (_gate)
         {
             Decay(now, time);
-            return _slowestSeconds;
+            return new SlowWaysBack(_slowestSeconds, _secondSeconds);
         }
     }
 
@@ -54,7 +64,9 @@ internal sealed class WakeLatency
     {
         if (_updatedAt != 0 && _slowestSeconds > 0 && time.GetElapsedTime(_updatedAt, now).TotalSeconds is var seconds and > 0)
         {
-            _slowestSeconds *= Math.Pow(0.5, seconds / HalfLifeSeconds);
+            var factor = Math.Pow(0.5, seconds / HalfLifeSeconds);
+            _slowestSeconds *= factor;
+            _secondSeconds *= factor;
         }
 
         // A clock read from another thread may be a little behind this one: never move the mark back.
@@ -64,3 +76,6 @@ internal sealed class WakeLatency
         }
     }
 }
+
+/// <summary>The slowest and the second slowest recent ways back, in seconds, each decayed to the moment read.</summary>
+internal readonly record struct SlowWaysBack(double Slowest, double SecondSlowest);
