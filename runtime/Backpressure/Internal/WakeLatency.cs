@@ -4,10 +4,10 @@ using System.Runtime.CompilerServices;
 namespace Backpressure.Internal;
 
 /// <summary>
-/// The two slowest recent ways back from a low event to the next <c>Send</c>, shared by every channel that uses the same
-/// clock. How long a woken sender takes to run again is a property of the process and its machine (the thread pool,
-/// the scheduler, a collection), not of one channel: a channel opened now starts with what the others measured,
-/// instead of leaving the link idle on its own first slow wake-up. Keyed by clock, so a test's fake clock has its own.
+/// The two slowest recent ways back from a low event to the next <c>Send</c>, shared by every channel that uses the
+/// same clock. How long a woken sender takes to run again is a property of the process and its machine (the thread
+/// pool, the scheduler, a collection), not of one channel: a channel opened now starts with what the others measured,
+/// instead of leaving the link idle on its own first slow wake-ups. Keyed by clock, so a test's fake clock has its own.
 /// </summary>
 /// <remarks>Thread-safe: transfers on many channels record and read at once; once per drain cycle each.</remarks>
 internal sealed class WakeLatency
@@ -30,7 +30,10 @@ internal sealed class WakeLatency
     /// <summary>Gets the shared measure for <paramref name="time"/>.</summary>
     public static WakeLatency For(TimeProvider time) => s_byClock.GetValue(time, static _ => new WakeLatency());
 
-    /// <summary>Records one way back of <paramref name="seconds"/> ending at <paramref name="now"/>; returns the two slowest recent ones.</summary>
+    /// <summary>
+    /// Records one way back of <paramref name="seconds"/> ending at <paramref name="now"/>; returns the two slowest
+    /// recent ones.
+    /// </summary>
     public SlowWaysBack Record(double seconds, long now, TimeProvider time)
     {
         lock (_gate)
@@ -77,5 +80,5 @@ internal sealed class WakeLatency
     }
 }
 
-/// <summary>The slowest and the second slowest recent ways back, in seconds, each decayed to the moment read.</summary>
+/// <summary>The slowest and the second slowest recent ways back, in seconds, decayed to the moment read.</summary>
 internal readonly record struct SlowWaysBack(double Slowest, double SecondSlowest);
