@@ -92,6 +92,11 @@ internal sealed class NameIndex
     private List<int> Search(string name)
     {
         var positions = new List<int>();
+        if (name.Length == 0)
+        {
+            return positions; // an empty string is found everywhere and the search would never move on
+        }
+
         for (var at = _text.IndexOf(name, StringComparison.OrdinalIgnoreCase); at >= 0; at = _text.IndexOf(name, at + name.Length, StringComparison.OrdinalIgnoreCase))
         {
             if ((at == 0 || !IsIdentifierPart(_text[at - 1])) && (at + name.Length == _text.Length || !IsIdentifierPart(_text[at + name.Length])))

@@ -253,13 +253,16 @@ internal sealed partial class PollingAnalysis
 
         return names.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase);
 
+        // Code being typed may declare a member whose name is still missing: it has no name anything can call it by.
         static string? AccessorName(SyntaxNode node) => node switch
         {
-            PropertyDeclarationSyntax property => property.Identifier.ValueText,
-            MethodDeclarationSyntax { ParameterList.Parameters.Count: 0 } method => method.Identifier.ValueText,
-            LocalFunctionStatementSyntax { ParameterList.Parameters.Count: 0 } local => local.Identifier.ValueText,
+            PropertyDeclarationSyntax property => NameOf(property.Identifier),
+            MethodDeclarationSyntax { ParameterList.Parameters.Count: 0 } method => NameOf(method.Identifier),
+            LocalFunctionStatementSyntax { ParameterList.Parameters.Count: 0 } local => NameOf(local.Identifier),
             _ => null,
         };
+
+        static string? NameOf(SyntaxToken identifier) => identifier.IsMissing || identifier.ValueText.Length == 0 ? null : identifier.ValueText;
     }
 
     private static ImmutableArray<IOperation> Statements(IOperation? body) => body switch

@@ -153,6 +153,19 @@ public sealed class RobustnessTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TheNameSearch_FindsNothingForAnEmptyName_InsteadOfSearchingForever()
+    {
+        // Found by the mutation test below: a member whose name was still missing, reading an amount, made the name
+        // search look for the empty string, which is found at every position, and the analysis never finished.
+        var tree = CSharpSyntaxTree.ParseText("class A { long F => ch.BufferedAmount; }");
+        var index = NameIndex.Create(tree, CancellationToken.None);
+        var search = Task.Run(() => index.Positions(string.Empty));
+        Assert.Same(search, await Task.WhenAny(search, Task.Delay(TimeSpan.FromSeconds(30))));
+        Assert.Empty(await search);
+        Assert.NotEmpty(index.Positions("BufferedAmount"));
+    }
+
+    [Fact]
     public async Task MutatedSources_NeverMakeTheAnalyzerGeneratorOrFixesThrow_NorFixesBreakParsing()
     {
         var mutations = Gen.Select(Gen.Int[0, 5], Gen.Int[0, 10_000], Gen.Int[0, Junk.Length - 1]).Array[1, 4];
