@@ -92,8 +92,9 @@ public sealed class BackpressureOptions
     /// several ms on a busy machine), and the thresholds rise whenever the high watermark is derived. With the
     /// event it is the slowest recent time from the event to the next <c>Send</c> on any channel in the process with
     /// the same clock (a thread-pool wake-up, up to milliseconds on a loaded machine), and they rise only with the
-    /// default options: a low threshold or high watermark the caller gave is kept as given there. The raise is at
-    /// most 15 times the low threshold and falls back, by half every second, while the absences are short. It
+    /// default options, once two recent absences have outlasted the queue left at the low threshold: a low threshold
+    /// or high watermark the caller gave is kept as given there. The raise is at most 15 times the low threshold and
+    /// falls back, by half every second, while the absences are short. It
     /// raises a derived high watermark with them; a given one stays the bound, and only the low threshold rises,
     /// up to it.
     /// </summary>

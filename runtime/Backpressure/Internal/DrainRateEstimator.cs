@@ -126,8 +126,9 @@ internal sealed class DrainRateEstimator
     /// the 64 KiB at the event last 5 ms, and a 4 ms wake-up changes nothing there), and neither is one accident: a
     /// raise pays off only if the next slow wake-up comes while it lasts, and where wake-ups outlast the queue often
     /// (1 Gbit/s and up on a busy machine) the second one comes at once. On a quiet machine the way back is
-    /// microseconds, and nothing is raised. Either way the raised low threshold is at most <see cref="MaximumGrowth"/> times
-    /// <paramref name="lowThreshold"/>, falls back as the measurements do, and is 0 while no rate is known.
+    /// microseconds, and nothing is raised. Either way the raised low threshold is at most
+    /// <see cref="MaximumGrowth"/> times <paramref name="lowThreshold"/>, falls back as the measurements do, and is
+    /// 0 while no rate is known.
     /// </summary>
     public long ThresholdRaise(long lowThreshold, long highWatermark, bool lowEvent)
     {
