@@ -94,9 +94,8 @@ public sealed class BackpressureOptions
     /// the same clock (a thread-pool wake-up, up to milliseconds on a loaded machine), and they rise only with the
     /// default options, once two recent absences have outlasted the queue left at the low threshold: a low threshold
     /// or high watermark the caller gave is kept as given there. The raise is at most 15 times the low threshold and
-    /// falls back, by half every second, while the absences are short. It
-    /// raises a derived high watermark with them; a given one stays the bound, and only the low threshold rises,
-    /// up to it.
+    /// falls back, by half every second, while the absences are short. It raises a derived high watermark with them;
+    /// a given one stays the bound, and only the low threshold rises, up to it.
     /// </summary>
     public bool HighWatermarkIsDerived { get; }
 
