@@ -190,14 +190,29 @@ public static partial class BufferedChannelExtensions
         using var transfer = await Transfer.BeginAsync(channel, options.LowThreshold, options.ChunkSize, options.TimeProvider, cancellationToken).ConfigureAwait(false);
         transfer.ThrowIfStopped(0);
 
-        var sent = 0;
-        while (sent < data.Length)
+        // Between waits this loop runs only this library's code and the channel's, unless progress is reported to
+        // code of the caller's (a Progress<long> posts its callbacks elsewhere, so it runs none here).
+        if (progress is null || progress.GetType() == typeof(Progress<long>))
         {
-            await transfer.WaitForSendRoomAsync(options, sent).ConfigureAwait(false);
-            var length = Math.Min(transfer.ChunkSize, data.Length - sent);
-            transfer.Send(data.Slice(sent, length), sent);
-            sent += length;
-            progress?.Report(sent);
+            transfer.ResumeOnLowEvent();
+        }
+
+        try
+        {
+            var sent = 0;
+            while (sent < data.Length)
+            {
+                await transfer.WaitForSendRoomAsync(options, sent).ConfigureAwait(false);
+                var length = Math.Min(transfer.ChunkSize, data.Length - sent);
+                transfer.Send(data.Slice(sent, length), sent);
+                sent += length;
+                progress?.Report(sent);
+            }
+        }
+        finally
+        {
+            // Whether it ends or fails, the task completes off the channel's thread.
+            await transfer.LeaveEventThreadAsync().ConfigureAwait(false);
         }
     }
 

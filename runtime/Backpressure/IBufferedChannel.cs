@@ -8,7 +8,9 @@ namespace Backpressure;
 /// <remarks>
 /// <para>
 /// Implementations may raise their events on any thread. Handlers attached by this library only
-/// record a signal and return: they never block and never throw.
+/// record a signal and return: they never block and never throw. The one exception is a channel that
+/// implements <see cref="ILowEventSendChannel"/> and allows it: there a <see cref="BufferedAmountLow"/>
+/// handler may also send the next chunks of a payload in memory before it returns.
 /// </para>
 /// <para>
 /// A channel that cannot raise <see cref="BufferedAmountLow"/> (SIPSorcery's <c>RTCDataChannel</c>

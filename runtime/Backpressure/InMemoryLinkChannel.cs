@@ -16,7 +16,7 @@ namespace Backpressure;
 /// link's thread and gets memory that is reused afterwards: copy what you keep. An exception from the
 /// receiver or from an event handler fails the link (<see cref="Error"/>, then <see cref="Closed"/>).
 /// </remarks>
-public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
+public sealed class InMemoryLinkChannel : ILowEventSendChannel, IDisposable
 {
     /// <summary>
     /// Buffers for the messages links hold, queued or in flight, shared by every link in the process. At 10 Gbit/s
@@ -85,6 +85,10 @@ public sealed class InMemoryLinkChannel : IBufferedChannel, IDisposable
 
     /// <inheritdoc/>
     public bool SupportsBufferedAmountLowEvent => Options.RaisesBufferedAmountLow;
+
+    /// <inheritdoc/>
+    /// <remarks>Always <see langword="true"/>: the link raises its events holding no lock, and <see cref="Send"/> only queues.</remarks>
+    public bool AllowsSendFromLowEvent => true;
 
     /// <inheritdoc/>
     public BufferedChannelState State => (BufferedChannelState)Volatile.Read(ref _state);

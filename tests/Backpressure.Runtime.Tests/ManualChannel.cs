@@ -7,9 +7,10 @@ namespace Backpressure.Runtime.Tests;
 /// A hand-pumped channel: nothing drains unless the test calls <see cref="Drain"/>, so each test decides
 /// exactly when the low event fires and on which thread. Counts its event subscribers for leak checks, and
 /// records what the fault-injection tests assert: sends after the channel reported a stop, and sends made
-/// from inside one of its own event raises (a continuation run inline on the transport's thread).
+/// from inside one of its own event raises (a continuation run inline on the transport's thread). Such sends are a
+/// fault unless the channel is made with <c>allowsSendFromLowEvent</c>, which lets a low event's handler send.
 /// </summary>
-internal sealed class ManualChannel : IBufferedChannel
+internal sealed class ManualChannel : ILowEventSendChannel
 {
     private readonly object _lock = new();
     private readonly List<byte[]> _messages = new();
@@ -30,10 +31,11 @@ internal sealed class ManualChannel : IBufferedChannel
     private int _handlersAdded;
     private int _handlersRemoved;
 
-    public ManualChannel(bool supportsLowEvent = true, int maxMessageSize = int.MaxValue)
+    public ManualChannel(bool supportsLowEvent = true, int maxMessageSize = int.MaxValue, bool allowsSendFromLowEvent = false)
     {
         SupportsBufferedAmountLowEvent = supportsLowEvent;
         MaxMessageSize = maxMessageSize;
+        AllowsSendFromLowEvent = allowsSendFromLowEvent;
     }
 
     public event EventHandler? BufferedAmountLow
@@ -80,6 +82,8 @@ internal sealed class ManualChannel : IBufferedChannel
     }
 
     public bool SupportsBufferedAmountLowEvent { get; }
+
+    public bool AllowsSendFromLowEvent { get; }
 
     public BufferedChannelState State
     {

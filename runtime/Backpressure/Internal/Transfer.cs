@@ -15,7 +15,10 @@ namespace Backpressure.Internal;
 /// The wait protocol arms the signal before re-reading the buffered amount, so a low event raised
 /// between the reader's check and its wait is never lost. Event handlers only flip the armed flag and
 /// queue the completion to the thread pool: they never block, never throw, and the sender's continuation
-/// never runs on the transport's thread.
+/// never runs on the transport's thread. The one exception is asked for with <see cref="ResumeOnLowEvent"/>:
+/// a transfer that runs only this library's code between waits, on a channel whose low event allows a <c>Send</c>
+/// (<see cref="ILowEventSendChannel"/>), resumes inside the handler, and leaves the transport's thread through
+/// <see cref="LeaveEventThreadAsync"/> before its task completes.
 /// </para>
 /// <para>
 /// Every wake-up is treated as a hint: the sender re-reads the channel's state and buffered amount
@@ -36,7 +39,12 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
     private static readonly WaitCallback s_cancelRead = CancelRead;
 #if !NET
-    private static readonly WaitCallback s_complete = static state => ((Transfer)state!).Complete();
+    private static readonly WaitCallback s_complete = static state =>
+    {
+        var transfer = (Transfer)state!;
+        transfer._onEventThread = false;
+        transfer.Complete();
+    };
 #endif
 
     private readonly IBufferedChannel _channel;
@@ -59,6 +67,8 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private CancellationTokenSource? _readCancellation;
     private long _lowEventAt;
     private long _resumingSince;
+    private bool _resumeOnLowEvent;
+    private bool _onEventThread;
     private Subscriptions _subscribed;
     private bool _disposed;
 
@@ -85,6 +95,20 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
 
     /// <summary>Gets the chunk size this transfer sends: the requested size, capped at the channel's maximum message size.</summary>
     public int ChunkSize { get; private set; }
+
+    /// <summary>
+    /// Lets the low event resume the sender on the thread that raised it, when the channel allows a <c>Send</c> there
+    /// (<see cref="ILowEventSendChannel"/>); otherwise does nothing. Call it only for a transfer that runs none of the
+    /// caller's code between its waits, and end that transfer with <see cref="LeaveEventThreadAsync"/>.
+    /// </summary>
+    public void ResumeOnLowEvent() =>
+        _resumeOnLowEvent = _useLowEvent && _channel is ILowEventSendChannel { AllowsSendFromLowEvent: true };
+
+    /// <summary>
+    /// Moves the sender to the thread pool if the last wake-up resumed it on the transport's thread, so the caller's
+    /// continuation never runs there; completes at once otherwise.
+    /// </summary>
+    public ValueTask LeaveEventThreadAsync() => _onEventThread ? HopAsync() : default;
 
     /// <summary>
     /// Waits for the channel's turn, subscribes to its events and sets its low threshold.
@@ -275,7 +299,11 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     }
 
 #if NET
-    void IThreadPoolWorkItem.Execute() => Complete();
+    void IThreadPoolWorkItem.Execute()
+    {
+        _onEventThread = false;
+        Complete();
+    }
 #endif
 
     void IValueTaskSource.GetResult(short token) => _signal.GetResult(token);
@@ -527,8 +555,22 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         {
             // Published before the completion is queued, so the woken sender reads it.
             Volatile.Write(ref _lowEventAt, at == 0 ? 1 : at);
-            QueueCompletion();
+            if (_resumeOnLowEvent)
+            {
+                // The sender sends its next chunks right here, and returns to the channel once it waits again.
+                _onEventThread = true;
+                Complete();
+            }
+            else
+            {
+                QueueCompletion();
+            }
         }
+    }
+
+    private static async ValueTask HopAsync()
+    {
+        await default(ThreadPoolHop);
     }
 
     /// <summary>Called from event handlers, the timer and cancellation, on any thread. Never blocks or throws.</summary>
