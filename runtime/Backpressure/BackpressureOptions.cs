@@ -91,7 +91,8 @@ public sealed class BackpressureOptions
     /// On a channel without a low event that absence is the timer's real shortest sleep (15.6 ms on Windows,
     /// several ms on a busy machine), and the thresholds rise whenever the high watermark is derived. With the
     /// event it is the slowest recent time from the event to the next <c>Send</c> on any channel in the process with
-    /// the same clock (a thread-pool wake-up, up to milliseconds on a loaded machine), and they rise only with the
+    /// the same clock (a thread-pool wake-up, up to milliseconds on a loaded machine; next to nothing where the channel
+    /// lets the event itself send the next chunks, see <see cref="ILowEventSendChannel"/>), and they rise only with the
     /// default options, once two recent absences have outlasted the queue left at the low threshold: a low threshold
     /// or high watermark the caller gave is kept as given there. The raise is at most 15 times the low threshold and
     /// falls back, by half every second, while the absences are short. It raises a derived high watermark with them;

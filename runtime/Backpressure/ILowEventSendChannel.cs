@@ -15,8 +15,11 @@ namespace Backpressure;
 /// resumes on the thread pool, as for any other channel, when the raising thread has a synchronization context.
 /// </para>
 /// <para>
-/// Return <see langword="true"/> only if the channel raises the event holding no lock that <c>Send</c> waits for, and
-/// <c>Send</c> never waits for the thread that raises it. Channels that do not implement this interface are treated as
+/// Return <see langword="true"/> only if the channel raises the event holding no lock that <c>Send</c> waits for,
+/// <c>Send</c> never waits for the thread that raises it, and that thread's time is not what the link waits for: a
+/// writer loop that raises the event would copy the sender's chunks instead of writing (this library's own
+/// <see cref="QueuedMessageChannel"/> transports therefore do not implement it; <see cref="InMemoryLinkChannel"/> does,
+/// its thread keeps the link's time by the clock). Channels that do not implement this interface are treated as
 /// answering <see langword="false"/>.
 /// </para>
 /// </remarks>

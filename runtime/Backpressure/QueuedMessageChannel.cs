@@ -17,7 +17,7 @@ namespace Backpressure;
 /// <see cref="Close"/> is abortive: messages still queued are dropped. To close after everything was
 /// written, await <c>WaitForBufferedAmountLowAsync(0)</c> first.
 /// </remarks>
-public abstract class QueuedMessageChannel : ILowEventSendChannel, IDisposable
+public abstract class QueuedMessageChannel : IBufferedChannel, IDisposable
 {
     private readonly object _lock = new();
     private readonly Queue<(byte[] Buffer, int Length)> _queue = new();
@@ -64,13 +64,6 @@ public abstract class QueuedMessageChannel : ILowEventSendChannel, IDisposable
 
     /// <inheritdoc/>
     public bool SupportsBufferedAmountLowEvent => true;
-
-    /// <inheritdoc/>
-    /// <remarks>
-    /// Always <see langword="true"/>: the writer loop raises the event holding no lock, and <see cref="Send"/> only
-    /// queues. Sending there delays the loop's next write by the copies, a few microseconds per message.
-    /// </remarks>
-    public bool AllowsSendFromLowEvent => true;
 
     /// <inheritdoc/>
     public BufferedChannelState State => (BufferedChannelState)Volatile.Read(ref _state);

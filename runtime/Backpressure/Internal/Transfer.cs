@@ -547,7 +547,10 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         }
     }
 
-    /// <summary>The low event, on the transport's thread: stamps the moment when it ends a wait, then signals.</summary>
+    /// <summary>
+    /// The low event, on the transport's thread: stamps the moment when it ends a wait, then signals, or resumes the
+    /// sender right here when the transfer and the channel allow it (<see cref="ResumeOnLowEvent"/>).
+    /// </summary>
     private void OnLowEvent()
     {
         var at = _time.GetTimestamp();
