@@ -100,13 +100,31 @@ public class LowEventToNextSend
     public long EventToSend() => _channel.Release();
 }
 
-/// <summary>The p50/p99/max of the low-event-to-Send delay over many single events.</summary>
+/// <summary>
+/// The p50/p99/max of the low-event-to-Send delay over many single events: back to back, and with the transport's
+/// thread idle for a millisecond before each event (long enough for the thread pool's workers to go to sleep, as
+/// between the events of a real transfer); with the sender resuming on the thread pool, and inside the event on a
+/// channel that allows a <c>Send</c> there (<see cref="ILowEventSendChannel"/>).
+/// </summary>
 internal static class LowEventLatency
 {
+    public const string Header = "| resumes | events | gap before each | run | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |";
+
     public static async Task RunAsync(int events)
     {
+        Console.WriteLine(Header);
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var insideTheEvent in new[] { false, true })
+        {
+            await RunAsync(insideTheEvent, events, idleGap: false);
+            await RunAsync(insideTheEvent, Math.Max(1, events / 20), idleGap: true);
+        }
+    }
+
+    private static async Task RunAsync(bool insideTheEvent, int events, bool idleGap)
+    {
         using var stop = new CancellationTokenSource();
-        var channel = new ParkingChannel();
+        var channel = new ParkingChannel(insideTheEvent);
         var transfer = ParkingChannel.SendForeverAsync(channel, stop.Token);
         channel.WaitForSends(1);
 
@@ -120,13 +138,18 @@ internal static class LowEventLatency
             var ticks = new long[events];
             for (var i = 0; i < events; i++)
             {
+                if (idleGap)
+                {
+                    Thread.Sleep(1);
+                }
+
                 ticks[i] = channel.Release();
             }
 
             Array.Sort(ticks);
             double Micro(double quantile) => ticks[Math.Min(events - 1, (int)(quantile * events))] * 1e6 / Stopwatch.Frequency;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {run} | {events:N0} | {Micro(0.5):F1} | {Micro(0.9):F1} | {Micro(0.99):F1} | {Micro(0.999):F1} | {ticks[^1] * 1e6 / Stopwatch.Frequency:F0} |"));
+                $"| {(insideTheEvent ? "inside the event" : "on the thread pool")} | {events:N0} | {(idleGap ? "1 ms sleep" : "none")} | {run} | {Micro(0.5):F1} | {Micro(0.9):F1} | {Micro(0.99):F1} | {Micro(0.999):F1} | {ticks[^1] * 1e6 / Stopwatch.Frequency:F0} |"));
         }
 
         stop.Cancel();
@@ -171,9 +194,9 @@ internal sealed class NeverFullChannel : IBufferedChannel
 /// <summary>
 /// Full after every Send, so the sender parks after each chunk; <see cref="Release"/> empties it and raises
 /// the low event on the calling thread, then spins until the sender's next Send and returns the delay in
-/// <see cref="Stopwatch"/> ticks.
+/// <see cref="Stopwatch"/> ticks. Made to allow a <c>Send</c> from the event, the sender sends before the event returns.
 /// </summary>
-internal sealed class ParkingChannel : IBufferedChannel
+internal sealed class ParkingChannel(bool allowsSendFromLowEvent = false) : ILowEventSendChannel
 {
     private long _buffered;
     private long _raisedAt;
@@ -191,6 +214,8 @@ internal sealed class ParkingChannel : IBufferedChannel
     public long BufferedAmountLowThreshold { get; set; }
 
     public bool SupportsBufferedAmountLowEvent => true;
+
+    public bool AllowsSendFromLowEvent => allowsSendFromLowEvent;
 
     public BufferedChannelState State => BufferedChannelState.Open;
 

@@ -32,8 +32,6 @@ switch (args.FirstOrDefault())
         MicroBenchmarks.Run(args[1..]);
         return 0;
     case "latency":
-        Console.WriteLine("| run | events | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
         await LowEventLatency.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000);
         return 0;
     case "transports":
@@ -88,12 +86,7 @@ internal static class EndToEnd
             ("watermark", WatermarkSweep.RunAsync),
             ("alloc", AllocationProbe.RunAsync),
             ("transports", TransportComparison.RunAsync),
-            ("latency", async () =>
-            {
-                Console.WriteLine("| run | events | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |");
-                Console.WriteLine("|---|---|---|---|---|---|---|");
-                await LowEventLatency.RunAsync(100_000);
-            }),
+            ("latency", () => LowEventLatency.RunAsync(100_000)),
             ("queue-polling", () => QueuePolling.RunAsync()),
             ("micro", () =>
             {
