@@ -162,6 +162,44 @@ public sealed class AdaptiveThresholdTests
     }
 
     [Fact]
+    public void Estimator_CountsTheQueueGoneBeforeTheSenderResumed_AsTimeAway_ThoughTheEventCameToNoClocksNotice()
+    {
+        var (time, estimator) = Started();
+        Cycle(estimator, time, sent: 1000, cycle: Ms(1), away: Ms(0.1), times: 20);
+
+        // Back at Send the instant the event came, but the event came late: 900 of the 1,000 bytes had gone, 0.9 ms.
+        var eventAt = time.GetTimestamp();
+        estimator.OnLowEvent(eventAt, Low, time);
+        estimator.OnResumed(eventAt, eventAt, amountAtResume: 100, Low, time);
+        estimator.OnLowEvent(eventAt, Low, time);
+        estimator.OnResumed(eventAt, eventAt, amountAtResume: 100, Low, time);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true)); // covered, if only just: no raise
+
+        // Twice the queue was found empty: the link idled, for how long nobody can tell, and the raise begins. An empty
+        // queue counts as twice the 1 ms the 1,000 bytes last, and the raise wants that and half again: 3,000 bytes.
+        estimator.OnResumed(eventAt, eventAt, amountAtResume: 0, Low, time);
+        Assert.Equal(0, estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true));
+        estimator.OnResumed(eventAt, eventAt, amountAtResume: 0, Low, time);
+        Assert.InRange(estimator.ThresholdRaise(Low, 2 * Low, lowEvent: true), (2 * Low) - 1, (2 * Low) + 1);
+    }
+
+    [Fact]
+    public async Task ALateEvent_RaisesTheDefaultThresholds_ThoughTheSenderIsBackAtOnce()
+    {
+        var time = new FakeTimeProvider();
+        var channel = new ManualChannel();
+        using var stop = new CancellationTokenSource();
+        var transfer = channel.SendAsync(Payload(256 << 20), new BackpressureOptions(timeProvider: time), cancellationToken: stop.Token);
+
+        // The transport's thread notices each crossing 3 ms late, when the 1 ms of queue at the event is long gone.
+        var result = await DriveAsync(channel, time, highWatermarkAbove: low => low + DefaultLow, cycles: 30, away: TimeSpan.Zero, lateBy: Ms(3));
+        Assert.True(result.LastThreshold > 2 * DefaultLow, $"an event late by 3 ms raises the low threshold, got {result.LastThreshold}");
+
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transfer.Within());
+    }
+
+    [Fact]
     public async Task SlowWayBack_RaisesTheDefaultThresholds_AndTheNextTransferAfterAQuietSpellStartsUnraised()
     {
         var time = new FakeTimeProvider();
@@ -288,7 +326,7 @@ public sealed class AdaptiveThresholdTests
             var eventAt = time.GetTimestamp();
             estimator.OnLowEvent(eventAt, Low, time);
             time.Advance(away);
-            estimator.OnResumed(eventAt, time.GetTimestamp(), time);
+            estimator.OnResumed(eventAt, time.GetTimestamp(), amountAtResume: Low, Low, time);
             estimator.OnSent(sent);
             time.Advance(cycle);
         }
@@ -299,9 +337,11 @@ public sealed class AdaptiveThresholdTests
     /// after each low event: once the sender has parked above its high watermark, the clock moves by the time the
     /// queue takes to drain to the channel's low threshold and the queue drains (the event, raised on this
     /// thread); at the sender's next Send the clock moves by <paramref name="away"/> and the link drains meanwhile.
+    /// A transport that notices the crossing late raises the event <paramref name="lateBy"/> after it, the link
+    /// having drained on meanwhile.
     /// </summary>
     private static async Task<(long LastThreshold, long HighestThreshold, long DeepestQueue)> DriveAsync(
-        ManualChannel channel, FakeTimeProvider time, Func<long, long> highWatermarkAbove, int cycles, TimeSpan away)
+        ManualChannel channel, FakeTimeProvider time, Func<long, long> highWatermarkAbove, int cycles, TimeSpan away, TimeSpan lateBy = default)
     {
         const long bytesPerMs = DefaultLow;
         long highest = 0, deepest = 0;
@@ -323,9 +363,9 @@ public sealed class AdaptiveThresholdTests
             var excess = channel.BufferedAmount - threshold;
             highest = Math.Max(highest, threshold);
             deepest = Math.Max(deepest, channel.BufferedAmount);
-            time.Advance(Ms((double)excess / bytesPerMs));
+            time.Advance(Ms((double)excess / bytesPerMs) + lateBy);
             Volatile.Write(ref awayPending, 1);
-            channel.Drain(excess);
+            channel.Drain(excess + (long)(lateBy.TotalMilliseconds * bytesPerMs));
         }
 
         await Eventually(() => channel.BufferedAmount > highWatermarkAbove(channel.BufferedAmountLowThreshold), "the sender parks again");

@@ -105,13 +105,30 @@ internal sealed class DrainRateEstimator
     }
 
     /// <summary>
-    /// Records how long the sender was away, from the low event to its next <c>Send</c>, and takes up the two slowest
+    /// Records how long the link was left to drain on its own once the queue was low, and takes up the two slowest
     /// such absences of the last few seconds on any channel with this clock (<see cref="WakeLatency"/>). The slowest,
     /// not the average: the link idles only on the slow wake-ups (a thread-pool thread that was descheduled, a
     /// collection), and an average of many fast ones would never cover them.
     /// </summary>
-    public void OnResumed(long eventAt, long sentAt, TimeProvider time) =>
-        _slowResumes = _wakeLatency!.Record(time.GetElapsedTime(eventAt, sentAt).TotalSeconds, sentAt, time);
+    /// <remarks>
+    /// The absence is the time from the low event to the next <c>Send</c>, or, when longer, the time the queue took to
+    /// fall from <paramref name="lowThreshold"/> to <paramref name="amountAtResume"/> at the measured rate: a transport
+    /// whose thread noticed the crossing late (descheduled, or busy) raises the event late, which no clock of the
+    /// sender's sees, but the queue shows it. A queue found empty drained for the whole threshold and then left the
+    /// link idle for as long as nobody can tell; it counts as twice the threshold's time, so that it outlasts the queue,
+    /// and while the queue keeps running dry the raise it leads to grows with each such wake-up until the queue covers it.
+    /// </remarks>
+    public void OnResumed(long eventAt, long sentAt, long amountAtResume, long lowThreshold, TimeProvider time)
+    {
+        var away = time.GetElapsedTime(eventAt, sentAt).TotalSeconds;
+        if (_bytesPerSecond > 0 && lowThreshold > 0)
+        {
+            var drainedAlone = (lowThreshold - Math.Max(0, amountAtResume)) / _bytesPerSecond;
+            away = Math.Max(away, amountAtResume > 0 ? drainedAlone : 2 * drainedAlone);
+        }
+
+        _slowResumes = _wakeLatency!.Record(away, sentAt, time);
+    }
 
     /// <summary>
     /// How far a transfer should raise its thresholds so the link does not idle while the sender is away after

@@ -67,6 +67,8 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
     private CancellationTokenSource? _readCancellation;
     private long _lowEventAt;
     private long _resumingSince;
+    private long _amountAtResume;
+    private long _thresholdAtResume;
     private bool _resumeOnLowEvent;
     private bool _onEventThread;
     private Subscriptions _subscribed;
@@ -205,7 +207,7 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
         if (_resumingSince != 0)
         {
             // The first Send after a low event: how long the link was left to drain on its own.
-            _coordinator.DrainRate.OnResumed(_resumingSince, _time.GetTimestamp(), _time);
+            _coordinator.DrainRate.OnResumed(_resumingSince, _time.GetTimestamp(), _amountAtResume, _thresholdAtResume, _time);
             _resumingSince = 0;
         }
     }
@@ -451,13 +453,15 @@ internal sealed class Transfer : IValueTaskSource, IDisposable
                 _fallbackDelay = TimeSpan.Zero;
             }
 
-            if (_channel.BufferedAmount <= lowThreshold)
+            if (_channel.BufferedAmount is var amount && amount <= lowThreshold)
             {
                 // Woken by the low event: it closes a drain cycle (the rate), and opens the way back to Send (the absence).
                 if (Volatile.Read(ref _lowEventAt) is var eventAt and not 0)
                 {
                     _coordinator.DrainRate.OnLowEvent(eventAt, lowThreshold, _time);
                     _resumingSince = eventAt;
+                    _amountAtResume = amount;
+                    _thresholdAtResume = lowThreshold;
                 }
 
                 return;
