@@ -108,11 +108,9 @@ public class LowEventToNextSend
 /// </summary>
 internal static class LowEventLatency
 {
-    public const string Header = "| resumes | events | gap before each | run | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |";
-
     public static async Task RunAsync(int events)
     {
-        Console.WriteLine(Header);
+        Console.WriteLine("| resumes | events | gap before each | run | p50, µs | p90, µs | p99, µs | p99.9, µs | max, µs |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var insideTheEvent in new[] { false, true })
         {
